@@ -1,0 +1,86 @@
+"""The firmware's entry point: build the application on a board and run its tasks.
+
+On a device the generated root ``main.py`` calls ``run(board.create())``; the simulator
+and the host tools call ``App(board, cfg).run()`` themselves.
+"""
+import asyncio
+import json
+
+from lib import clock, log
+from firmware import config, events
+from firmware.iec61851.charger import Charger
+from firmware.session.controller import SessionController
+from firmware.session.record import SessionRecord
+from firmware.storage import fs
+
+_TAG = "main"
+_SESSION_PERIOD_MS = 1000
+
+
+def load_config(board, overrides=None):
+    """Embedded defaults, then the board's config.json, then ``overrides``."""
+    merged = {}
+    path = fs.join(board.fs_root, "config.json")
+    if fs.exists(path):
+        try:
+            with open(path) as f:
+                merged.update(json.load(f))
+        except ValueError as e:
+            log.error(_TAG, "config.json unreadable (%s): using defaults", e)
+    if overrides:
+        merged.update(overrides)
+    try:
+        return config.make(merged)
+    except config.ConfigError as e:
+        log.error(_TAG, "%s: using defaults", e)
+        return config.make()
+
+
+class App:
+    """The charger application on one board: charger, session control, their tasks."""
+
+    def __init__(self, board, cfg=None):
+        self.board = board
+        self.cfg = cfg if cfg is not None else load_config(board)
+        fs.makedirs(board.fs_root)
+        self.bus = events.Bus()
+        self.record = SessionRecord(fs.join(board.fs_root, "sessions.log"))
+        self.session = SessionController(self.cfg, board, self.bus, self.record)
+        self.charger = Charger(board, self.cfg, self.session, self.bus)
+        self.recovered = self.record.recover()
+        self._stop = asyncio.Event()
+
+    async def _charger_task(self):
+        period = self.cfg["cp_period_ms"]
+        step = self.charger.step
+        while True:
+            step()
+            await clock.sleep_ms(period)
+
+    async def _session_task(self):
+        while True:
+            self.session.poll()
+            await clock.sleep_ms(_SESSION_PERIOD_MS)
+
+    def stop(self):
+        """End run() (a simulated power cut or an orderly shutdown on the host)."""
+        self._stop.set()
+
+    async def run(self):
+        log.info(_TAG, "starting on %s", self.board.name)
+        tasks = [asyncio.create_task(self._charger_task()), asyncio.create_task(self._session_task())]
+        try:
+            await self._stop.wait()
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                try:
+                    await t
+                except asyncio.CancelledError:
+                    pass
+
+
+def run(board, cfg=None):
+    """Run the firmware on ``board`` until it stops (on a device: forever)."""
+    asyncio.run(App(board, cfg).run())

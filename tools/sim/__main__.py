@@ -1,0 +1,103 @@
+"""python -m tools.sim: run simulated charging scenarios against the firmware.
+
+  --list-scenarios          list the scenarios
+  --scenario NAME           run one (default: basic_ac) and print its timeline
+  --all                     run every scenario (summary only unless --verbose)
+  --runtime cpython|micropython   where the firmware runs (default: this interpreter)
+  --heap KB                 MicroPython heap cap (default 128)
+  --json FILE               write the event log of the scenario as JSON
+  --quiet                   no timeline
+  --seed N                  noise seed
+
+Exits 0 only when every scenario run ended as expected. This file runs under CPython and
+under MicroPython (``micropython -m tools.sim``), so it parses its own arguments.
+"""
+import sys
+
+IS_MP = sys.implementation.name == "micropython"
+RUNTIME = "micropython" if IS_MP else "cpython"
+_FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "-h", "--help")
+
+
+def parse(argv):
+    opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None}
+    flags = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _FLAGS:
+            flags.append(a)
+        elif a.startswith("--") and a[2:] in opts and i + 1 < len(argv):
+            opts[a[2:]] = argv[i + 1]
+            i += 1
+        else:
+            raise SystemExit("tools.sim: unknown argument %s (see --help)" % a)
+        i += 1
+    return opts, flags
+
+
+def main(argv):
+    opts, flags = parse(argv)
+    if "-h" in flags or "--help" in flags:
+        print(__doc__)
+        return 0
+    if opts["runtime"] not in ("cpython", "micropython"):
+        raise SystemExit("tools.sim: --runtime must be cpython or micropython")
+    if not IS_MP:
+        import tools  # noqa: F401  (puts the MicroPython stand-ins on sys.path)
+    from tools.sim import scenarios
+
+    if "--list-scenarios" in flags:
+        for name in scenarios.NAMES:
+            print("%-26s %s" % (name, scenarios.find(name)[0]))
+        return 0
+    if "--all" in flags:
+        names = list(scenarios.NAMES)
+        quiet = "--verbose" not in flags
+    else:
+        names = [opts["scenario"]]
+        quiet = "--quiet" in flags
+    if opts["runtime"] != RUNTIME:
+        if IS_MP:
+            raise SystemExit("tools.sim: start CPython runs from CPython")
+        from tools.sim.host import micropython_runs
+
+        return micropython_runs(names, argv, opts["heap"])
+    from tools.sim import runner
+
+    failed = []
+    for name in names:
+        sc = scenarios.find(name)
+        if sc is None:
+            raise SystemExit("tools.sim: no scenario %r (see --list-scenarios)" % name)
+        if opts["seed"] is not None:
+            sc[1]["seed"] = int(opts["seed"])
+        sim = runner.run(name, sc, "build/sim/%s-%s" % (RUNTIME, name), quiet=quiet,
+                         json_path=opts["json"] if len(names) == 1 else None)
+        status = "ok" if not sim.failures else "FAILED"
+        print("%s: scenario %-26s %s  (%.0f s simulated)" % (RUNTIME, name, status, sim.t()))
+        for f in sim.failures:
+            print("    - " + f)
+        if not quiet:
+            _summary(sim)
+        if sim.failures:
+            failed.append(name)
+    label = "MicroPython" if IS_MP else "CPython"
+    print("%s: %d scenarios passed, %d failed%s" % (
+        label, len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
+    return 1 if failed else 0
+
+
+def _summary(sim):
+    s = sim.session
+    print("-- summary")
+    for rec in sim.app.record.done:
+        print("   session %d (%s): %d Wh, ended %s" % (
+            rec["id"], rec.get("tag"), rec["wh"] - rec["wh0"], rec["reason"]))
+    print("   car received %d Wh; contactor operations %d; opened under load %d" % (
+        sim.ev.received_wh(), sim.board.contactor.operations, sim.board.contactor.opened_under_load))
+    if s.current is not None:
+        print("   session %d still running" % s.current.sid)
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,52 @@
+"""Host side of ``python -m tools.sim --runtime micropython``: compiles the tree to .mpy
+and runs each scenario in its own MicroPython process (CPython only)."""
+import os
+import subprocess
+
+import tools
+from tools.sim import mpbuild
+
+
+def micropython_runs(names, argv, heap, jobs=2):
+    """Run scenarios under the MicroPython unix port, one process each, ``jobs`` at once."""
+    out, errors = mpbuild.build()
+    if errors:
+        print("\n".join(errors))
+        return 1
+    keep = []
+    skip = False
+    for i, a in enumerate(argv):
+        if skip:
+            skip = False
+        elif a in ("--runtime", "--heap", "--scenario"):
+            skip = True
+        elif i and argv[i - 1] == "--json":
+            keep.append(os.path.abspath(a))
+        elif a != "--all":
+            keep.append(a)
+    # an empty working directory: MicroPython puts '' first on sys.path, and the source
+    # tree there would be compiled on the capped heap instead of the .mpy files imported
+    cwd = os.path.join(tools.ROOT, "build", "mpy-run")
+    os.makedirs(cwd, exist_ok=True)
+    if len(names) > 1 and "--quiet" not in keep:
+        keep.append("--quiet")
+    base = [mpbuild.micropython(), "-X", "heapsize=%sK" % heap, "-m", "tools.sim"] + keep
+    pending = list(names)
+    running = []
+    failed = []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name = pending.pop(0)
+            p = subprocess.Popen(base + ["--scenario", name], cwd=cwd, env=mpbuild.env(out),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            running.append((name, p))
+        name, p = running.pop(0)
+        text, _ = p.communicate()
+        lines = [ln for ln in text.splitlines() if not ln.startswith("MicroPython:")]
+        print("\n".join(lines))
+        if p.returncode != 0:
+            failed.append(name)
+    if len(names) > 1:
+        print("MicroPython: %d scenarios passed, %d failed%s (heap %s KB)" % (
+            len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else "", heap))
+    return 1 if failed else 0

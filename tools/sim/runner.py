@@ -1,0 +1,167 @@
+"""Runs one scenario: the firmware's App on the simulated board, the world's physics and
+the scenario's script, in virtual time. Common subset: runs under both runtimes."""
+import asyncio
+import gc
+import json
+
+from lib import clock, log
+from firmware import config
+from firmware.main import App
+from firmware.storage import fs
+from boards.sim.board import World
+from tools.sim import vtime
+from tools.sim.recorder import Recorder
+
+_SAMPLE_S = 60
+
+
+class Sim:
+    """What a scenario script sees: the world, the firmware, and assertions."""
+
+    def __init__(self, name, fs_root, setup, quiet=False, json_file=None):
+        self.name = name
+        self.setup = setup
+        self.world = World(fs_root, seed=setup.get("seed", 1), tethered=setup.get("tethered", False),
+                           ev=setup.get("ev"))
+        self.board = self.world.board
+        self.ev = self.world.ev
+        if self.board.pp is not None:
+            self.board.pp.cable_ohms = setup.get("cable_ohms", 220)
+        self.cfg = config.make(setup.get("cfg"))
+        self.meter0_wh = self.board.meter._mwh // 1000
+        self.app = None
+        self._app_task = None
+        self.failures = []
+        self.rec = Recorder(self, quiet, json_file)
+        self.allow_open_under_load = setup.get("allow_open_under_load", False)
+
+    # ---- firmware lifecycle ---------------------------------------------------------------
+
+    def boot(self):
+        self.board.power_on()
+        gc.collect()
+        self.app = App(self.board, self.cfg)
+        self.app.bus.subscribe(self.rec.on_event)
+        self._app_task = asyncio.create_task(self.app.run())
+        self.rec.row("boot", "recovered session %d" % self.app.recovered["id"] if self.app.recovered else None)
+
+    async def power_cut(self, seconds):
+        """Cut the supply for ``seconds``, then boot the firmware from its persisted state."""
+        self.rec.row("power_cut")
+        self.app.stop()
+        await self._app_task
+        self.board.power_off()
+        self.app = self._app_task = None  # the old firmware's RAM is gone with the power
+        await self.sleep(seconds)
+        self.boot()
+
+    async def shutdown(self):
+        if self.app is not None:
+            self.app.stop()
+            await self._app_task
+
+    @property
+    def charger(self):
+        return self.app.charger
+
+    @property
+    def session(self):
+        return self.app.session
+
+    # ---- script helpers -------------------------------------------------------------------
+
+    def t(self):
+        return self.rec.t()
+
+    async def sleep(self, seconds):
+        await clock.sleep_ms(int(seconds * 1000))
+
+    async def until(self, pred, timeout_s, what):
+        """Wait until ``pred()``; a timeout is a scenario failure. Returns the seconds waited."""
+        t0 = self.t()
+        while not pred():
+            if self.t() - t0 > timeout_s:
+                self.fail("timeout after %ss waiting for: %s" % (timeout_s, what))
+                return None
+            await clock.sleep_ms(10)
+        return self.t() - t0
+
+    def expect(self, cond, what):
+        if not cond:
+            self.fail(what)
+
+    def fail(self, what):
+        self.failures.append(what)
+        self.rec.row("FAIL", what)
+
+    def note(self, text):
+        self.rec.note(text)
+
+    def log_sink(self, _ticks, level, tag, text):
+        if level >= log.WARN:  # info lines repeat what the events already show
+            self.rec.row("log", "%s: %s" % (tag, text))
+
+    async def _sampler(self):
+        while True:
+            await clock.sleep_ms(_SAMPLE_S * 1000)
+            self.rec.row("sample")
+
+
+async def _main(sim, script):
+    world_task = asyncio.create_task(sim.world.run())
+    sim.boot()
+    sampler = asyncio.create_task(sim._sampler())
+    try:
+        await script(sim)
+    except Exception as e:  # a crash in the firmware or the script fails the scenario
+        sim.fail("exception: %r" % (e,))
+        if hasattr(e, "__traceback__"):
+            import traceback
+
+            traceback.print_exception(type(e), e, e.__traceback__)
+        else:
+            import sys
+
+            sys.print_exception(e)
+    finally:
+        sampler.cancel()
+        world_task.cancel()
+        await sim.shutdown()
+
+
+def check_invariants(sim):
+    for v in sim.rec.violations:
+        sim.fail("invariant: " + v)
+    c = sim.board.contactor
+    if c.opened_under_load and not sim.allow_open_under_load:
+        sim.fail("invariant: contactor opened under load %d time(s)" % c.opened_under_load)
+
+
+def run(name, scenario, fs_root, quiet=False, json_path=None):
+    """Run one scenario; returns the Sim (``sim.failures`` empty when it passed)."""
+    desc, setup, script = scenario
+    fs.remove_tree(fs_root)
+    fs.makedirs(fs_root)
+    out = open(json_path, "w") if json_path else None
+    if out is not None:
+        out.write('{"scenario": %s, "rows": [' % json.dumps(name))
+    sim = Sim(name, fs_root, setup, quiet, out)
+    log.set_sink(_mute if quiet else sim.log_sink)
+    if not quiet:
+        print("== scenario %s: %s" % (name, desc))
+        print("%9s  CP duty  K    current  energy  charger   event" % "t(s)")
+    try:
+        vtime.run(_main(sim, script))
+        check_invariants(sim)
+    finally:
+        log.set_sink(None)
+        if out is not None:
+            out.write('\n], "passed": %s, "failures": %s}\n' % (
+                "false" if sim.failures else "true", json.dumps(sim.failures)))
+            out.close()
+    gc.collect()
+    return sim
+
+
+def _mute(*_args):
+    pass

@@ -1,0 +1,86 @@
+"""Virtual time for the simulator, on both runtimes.
+
+When every task is asleep and no real I/O is registered, the event loop would block
+until the next timer; here it skews ``lib.clock`` forward to that timer instead, so an
+hour-long session runs in seconds and the firmware cannot tell. With sockets registered
+(a real central system, a real peer) time runs at the wall clock's pace again.
+"""
+import sys
+
+from lib import clock
+
+_IS_MP = sys.implementation.name == "micropython"
+
+
+if _IS_MP:
+    import asyncio.core as _core
+
+    _saved = None
+
+    def install():
+        global _saved
+        if _saved is not None:
+            return
+        q = _core._io_queue
+        _saved = (_core.ticks, q.wait_io_event)
+        orig = q.wait_io_event
+
+        def wait_io_event(dt):
+            if dt > 0 and not q.map:
+                clock.advance(dt)
+                dt = 0
+            orig(dt)
+
+        _core.ticks = clock.ticks_ms
+        q.wait_io_event = wait_io_event
+
+    def uninstall():
+        global _saved
+        if _saved is None:
+            return
+        _core.ticks = _saved[0]
+        _core._io_queue.wait_io_event = _saved[1]
+        _saved = None
+
+    def run(coro):
+        """Run ``coro`` to completion in virtual time."""
+        import asyncio
+
+        install()
+        try:
+            return asyncio.run(coro)
+        finally:
+            uninstall()
+            asyncio.new_event_loop()
+
+else:
+    import asyncio
+    import math
+    import selectors
+    import time
+
+    class _Selector(selectors.DefaultSelector):
+        def select(self, timeout=None):
+            # only the loop's own wake-up pipe registered: nothing real to wait for
+            if timeout is not None and timeout > 0 and len(self.get_map()) <= 1:
+                clock.advance(max(1, math.ceil(timeout * 1000)))
+                timeout = 0
+            return super().select(timeout)
+
+    class VirtualLoop(asyncio.SelectorEventLoop):
+        def __init__(self):
+            super().__init__(_Selector())
+
+        def time(self):
+            return time.monotonic() + clock.skew_ms() / 1000
+
+    def install():
+        pass
+
+    def uninstall():
+        pass
+
+    def run(coro):
+        """Run ``coro`` to completion in virtual time."""
+        with asyncio.Runner(loop_factory=VirtualLoop) as runner:
+            return runner.run(coro)
