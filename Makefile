@@ -12,12 +12,18 @@ KIT_DIR   := .deps/natmod-kit
 MPY_DIR   := $(abspath $(KIT_DIR)/micropython)
 BOARD     ?= esp32
 HEAP      ?= 128
+export HEAP
 SCENARIO  ?= basic_ac
 DEB_PKGS  ?=
+# what the network interop tests need: namespaces and veth, offload switches, ping
+NET_DEBS  := iproute2 ethtool iputils-ping
+# Josev (PyPI iso15118), a real EVCC, in a venv of its own: its pins clash with ours
+JOSEV     := .deps/josev
+export JOSEV_PYTHON := $(abspath $(JOSEV))/bin/python
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup sim test test-cpython test-micropython scenarios mpy deploy clean debs
+.PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net
 
 help:
 	@echo "make setup            create .venv, install pinned host tools, unpack the natmod kit"
@@ -25,6 +31,7 @@ help:
 	@echo "make test             the whole suite under CPython and the MicroPython unix port"
 	@echo "make mpy BOARD=...    compile firmware/, lib/ and boards/BOARD with mpy-cross"
 	@echo "make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [DRY=1]   copy the bundle with mpremote"
+	@echo "make bench-plc / bench-net   print the QCA7000 driver and IPv6 stack figures"
 
 setup: $(STAMP) $(KIT_DIR)/.stamp
 
@@ -61,12 +68,20 @@ test: setup
 	$(MAKE) --no-print-directory mpy BOARD=sim >/dev/null && \
 	echo "== test counts ==" && cat .test-counts
 
-test-cpython: setup
-	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; \
-	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g')" >> .test-counts
+# The real peers the interop tests use; a test whose peer is missing says so and skips.
+peers: setup
+	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS)"
+	@test -x $(JOSEV)/bin/python || { python3 -m venv $(JOSEV) && \
+	  $(JOSEV)/bin/pip install -q --disable-pip-version-check iso15118==0.31.2 aiofile; }
 
+test-cpython: setup peers
+	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; \
+	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g') (tests/common + tests/host + every scenario)" >> .test-counts
+
+# The same common tests and scenarios on the MicroPython unix port, compiled to .mpy as
+# they would be deployed, one process per test module / scenario, heap capped at HEAP KB.
 test-micropython: setup
-	@set -o pipefail; $(MPY) -X heapsize=$(HEAP)K tests/mprun.py | tee .mprun.log; \
+	@set -o pipefail; $(PY) -m tools.mptest | tee .mprun.log; \
 	grep '^MicroPython:' .mprun.log >> .test-counts
 	@set -o pipefail; $(PY) -m tools.sim --all --runtime micropython --heap $(HEAP) --quiet | tee .mpsim.log; \
 	grep '^MicroPython:' .mpsim.log >> .test-counts
@@ -76,6 +91,13 @@ mpy: setup
 
 deploy: mpy
 	$(PY) -m tools.deploy --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(DRY),--dry-run)
+
+bench-plc: setup
+	$(PY) -m tools.bench_plc
+	$(MPY) -X heapsize=1M -m tools.bench_plc
+
+bench-net: setup peers
+	$(PY) tools/bench_net.py 1000
 
 clean:
 	rm -rf build .test-counts .pytest.log .mprun.log .mpsim.log

@@ -25,10 +25,13 @@ except AttributeError:
     _MASK = (1 << 30) - 1
     _HALF = 1 << 29
     _EPOCH_FIX = 0
+    _real = True  # False: the simulator's purely virtual time (CPython only)
 
     def ticks_ms():
         """Current tick count in ms (wrapping at 2**30)."""
-        return (time.monotonic_ns() // 1000000 + _skew) & _MASK
+        if _real:
+            return (time.monotonic_ns() // 1000000 + _skew) & _MASK
+        return _skew & _MASK
 
     def ticks_diff(a, b):
         """Signed difference a - b in ms, correct across wrap-around."""
@@ -45,6 +48,14 @@ def advance(ms):
     """Skew the clock forward by ``ms`` (simulation only: virtual time)."""
     global _skew
     _skew += ms
+
+
+def set_virtual(on):
+    """CPython only: let ticks_ms() count nothing but advance(), so a simulation's timing
+    does not depend on how fast the host computes. MicroPython's event loop keeps its own
+    ticks for ready tasks, so there virtual time stays the wall clock plus the skew."""
+    global _real
+    _real = not on
 
 
 def skew_ms():

@@ -4,13 +4,7 @@ Each part keeps the physical truth (``actual`` states, integrated energy) apart 
 what the firmware can see through the HAL, so tests can check one against the other.
 """
 from lib import clock
-from firmware.hal.contactor import Contactor
-from firmware.hal.led import StatusLed
-from firmware.hal.lock import Lock
-from firmware.hal.meter import Meter
-from firmware.hal.pilot import ControlPilot
-from firmware.hal.proximity import ProximityPilot
-from firmware.hal.rcd import Rcd
+from firmware.hal import Contactor, ControlPilot, Lock, Meter, ProximityPilot, Rcd, StatusLed
 from boards.sim import electrical as el
 
 

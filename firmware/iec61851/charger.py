@@ -10,7 +10,7 @@ from micropython import const
 
 from lib import clock, log
 from firmware import events
-from firmware.hal import led
+from firmware import hal
 from firmware.iec61851 import faults, proximity, pwm, states
 from firmware.iec61851.pilot import ERR_ADC, ERR_DIODE, ERR_LEVEL, PilotMonitor
 
@@ -75,6 +75,7 @@ class Charger:
         self._t_overdraw = None
         self._t_offer_drop = None
         self._t_pp_open = None
+        self._t_withdraw = self._t_state
         self._allow_da = 0  # what the vehicle may draw while it adapts to a lower offer
         self._prep = _PREP_RCD_TEST
         self._lock_tries = 0
@@ -88,7 +89,7 @@ class Charger:
         board.contactor.set(False)
         if board.lock is not None:
             board.lock.drive(False)
-        board.led.show(led.IDLE)
+        board.led.show(hal.LED_IDLE)
 
     # ---- outputs ---------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class Charger:
         self._fault_seen_a = False
         self.bus.emit(events.FAULT, code)
         self._set_duty(pwm.DUTY_X1)
+        self._t_withdraw = now
         if faults.flags(code) & faults.EMERGENCY:
             self._set_contactor(False, now)
         self._enter(FAULT, now)
@@ -268,6 +270,7 @@ class Charger:
         """Remove the offer (X1) and open the contactor once it is safe."""
         self.offer_da = 0
         self._set_duty(pwm.DUTY_X1)
+        self._t_withdraw = now
         self._after_stop = then
         if self.closed:
             self._enter(STOPPING, now)
@@ -397,8 +400,15 @@ class Charger:
             self._enter(self._after_stop, now)
 
     def _may_open(self, cp, waited):
-        """Open once the vehicle stopped (B), the current is low, or its time is up."""
-        if cp == states.B or self.board.meter.max_current_ma() < _LOW_CURRENT_MA:
+        """Open once the vehicle stopped (B), the current is low, or its time is up.
+
+        Only a meter reading taken after the offer was withdrawn counts as low: an older
+        one may predate the vehicle's last increase.
+        """
+        if cp == states.B:
+            return True
+        fresh = clock.ticks_diff(self._t_meter, self._t_withdraw) > 0
+        if fresh and self.board.meter.max_current_ma() < _LOW_CURRENT_MA:
             return True
         if waited >= _T_OPEN_GRACE:
             log.warn(_TAG, "opening with %d mA flowing", self.board.meter.max_current_ma())
@@ -478,4 +488,4 @@ class Charger:
             self._raise(faults.WELDED, now)
 
 
-_LED = (led.IDLE, led.PLUGGED, led.PLUGGED, led.CHARGING, led.PAUSED, led.PLUGGED, led.PLUGGED, led.FAULT)
+_LED = (hal.LED_IDLE, hal.LED_PLUGGED, hal.LED_PLUGGED, hal.LED_CHARGING, hal.LED_PAUSED, hal.LED_PLUGGED, hal.LED_PLUGGED, hal.LED_FAULT)

@@ -19,13 +19,13 @@ _DIODE_MAX_MV = const(-10500)  # low plateau must be near -12 V when the car's d
 _F_MAX_MV = const(-10500)
 
 OK = const(0)
-ERR_ADC = const(1)  # samples saturated at a rail: front end broken or out of range
+ERR_ADC = const(1)  # samples saturated at a rail (front end broken) or none taken
 ERR_DIODE = const(2)  # low plateau not at -12 V under PWM: the car's diode is missing
 ERR_LEVEL = const(3)  # high plateau outside every band for too long
 
 
 class PilotMonitor:
-    """Debounced CP state from a :class:`firmware.hal.pilot.ControlPilot`."""
+    """Debounced CP state from a :class:`firmware.hal.ControlPilot`."""
 
     def __init__(self, cp, samples=5, debounce=3):
         self.cp = cp
@@ -43,7 +43,9 @@ class PilotMonitor:
         self.spikes = 0  # samples rejected as outliers, for diagnostics
 
     def _mean(self, buf, n):
-        """Trimmed mean in mV, dropping the extreme samples; None if saturated."""
+        """Trimmed mean in mV, dropping the extreme samples; None if saturated or empty."""
+        if n <= 0:
+            return None  # the board could not catch a plateau this time
         top = self.cp.adc_max
         lo = 0xFFFF
         hi = 0

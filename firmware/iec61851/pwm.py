@@ -19,7 +19,9 @@ def duty_for(da):
         da = MAX_DA
     if da <= 510:
         return da * 10 // 6  # duty % = I / 0.6
-    return da * 4 // 10 + 640  # duty % = I / 2.5 + 64
+    duty = da * 4 // 10 + 640  # duty % = I / 2.5 + 64
+    # the two formulas meet with a step: 85 % means 51 A, 85.1 % already 52.75 A
+    return duty if duty > 850 else 850
 
 
 def current_for(duty):

@@ -146,13 +146,6 @@ def sync_dir(path):
         os.close(fd)
 
 
-def write_file(path, data):
-    """Create or overwrite ``path`` with ``data`` and sync it (not atomic on its own)."""
-    with open(path, "wb") as f:
-        f.write(data)
-        sync_file(f)
-
-
 def read_file(path, limit=-1):
     """The whole file as bytes, None if missing or larger than ``limit`` (when >= 0)."""
     n = size(path)

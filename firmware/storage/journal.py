@@ -27,7 +27,7 @@ returned) counts as a torn tail; anything else (a flipped bit, garbage, stale da
 bad record. The dropped bytes are copied to ``<path>.lost`` (one generation, best
 effort) and searched for intact records: their number goes into ``lost_records`` and
 sequence numbering continues above the highest one found, so a number that was ever
-handed out is not handed out again. :func:`salvage` reads such a file.
+handed out is not handed out again. ``firmware.storage.salvage`` reads such a file.
 
 Intended use, e.g. the OCPP transaction queue: append each message; when the central
 system confirms one, append a small "done <seq>" record; at boot replay ``records()``
@@ -47,7 +47,6 @@ _TAG = "journal"
 _FILE_MAGIC = const(0x4A56)
 _VERSION = const(1)
 _REC_MAGIC = const(0xA5FE)
-_REC_MAGIC_BYTES = b"\xfe\xa5"
 _FHDR = const(16)
 _HDR = const(12)
 _CHUNK = const(256)
@@ -117,45 +116,6 @@ class _Bufs:
             c = crc32(part, c)
             todo -= len(part)
         return (_OK if c == crc else _BAD), seq, n
-
-    def resync(self, f, start, stop, max_record):
-        """Yield ``(offset, seq, n)`` of every intact record found in [start, stop)."""
-        pos = start
-        while pos + _HDR <= stop:
-            f.seek(pos)
-            k = stop - pos
-            if k > _CHUNK:
-                k = _CHUNK
-            k = _read_full(f, self.cmv[0:k])
-            if k < _HDR:
-                return
-            i = self.chunk.find(_REC_MAGIC_BYTES, 0, k)
-            if i < 0:
-                pos += k - 1  # the magic may straddle the window
-                continue
-            cand = pos + i
-            st, seq, n = self.probe(f, cand, stop, max_record)
-            if st == _OK:
-                yield cand, seq, n
-                pos = cand + _HDR + n
-            else:
-                pos = cand + 1
-
-
-def salvage(path, max_record=_MAX_LEN):
-    """Yield ``(seq, payload)`` of every intact record anywhere in ``path``.
-
-    For inspecting a damaged journal or its ``.lost`` file: it skips over garbage and
-    does not check the order, so the caller decides what to believe.
-    """
-    b = _Bufs()
-    size = fs.size(path)
-    if size < _HDR:
-        return
-    with open(path, "rb") as f:
-        for off, seq, n in b.resync(f, 0, size, max_record):
-            f.seek(off + _HDR)
-            yield seq, f.read(n)
 
 
 class Journal:
@@ -402,8 +362,11 @@ class Journal:
             lost = size - end if size > end else 0
             if lost:
                 # Intact records past the damage: keep their numbers from being reused,
-                # and a "torn tail" followed by them was in fact damage.
-                for _off, seq, _n in b.resync(f, end, size, self.max_record):
+                # and a "torn tail" followed by them was in fact damage. (Imported here:
+                # only a damaged file needs it, and RAM for code is scarce.)
+                from firmware.storage.salvage import resync
+
+                for _off, seq, _n in resync(b, f, end, size, self.max_record):
                     self.lost_records += 1
                     status = _BAD
                     if seq + 1 > nxt:

@@ -6,7 +6,8 @@ A document file is one ASCII header line and the JSON text::
 
 The CRC-32 covers the header up to the CRC field and the JSON bytes, so a file cut at any
 byte, or holding stale or flipped bytes, is rejected instead of half-read. The header
-line keeps the file readable with ``cat``.
+line keeps the file readable with ``cat``. A plain JSON object (a file deployed from the
+host) loads as generation 0; the first save turns it into the framed form.
 
 ``save`` writes ``<path>.tmp`` and syncs it, moves the current file to ``<path>.bak``
 (the previous generation) and renames the new one into place. ``load`` reads all three
@@ -43,10 +44,25 @@ def encode(obj, gen):
     return pre + ("%08x\n" % crc32(body, crc32(pre))).encode() + body
 
 
+def _plain(data):
+    try:
+        obj = json.loads(data.decode())
+    except (ValueError, UnicodeError):
+        return None
+    return (0, obj) if isinstance(obj, dict) else None
+
+
 def decode(data):
-    """``(generation, dict)`` from file bytes, or None if they are not a whole document."""
+    """``(generation, dict)`` from file bytes, or None if they are not a whole document.
+
+    A plain JSON object without the header (written by hand or deployed from the host)
+    is accepted as generation 0, so any saved generation supersedes it. It has no CRC:
+    it is trusted as deployed, and only a cut that leaves it unparseable is detected.
+    """
     if not data:
         return None
+    if data.lstrip()[:1] == b"{":
+        return _plain(data)
     nl = data.find(b"\n", 0, _MAX_HEADER)
     if nl < 0:
         return None

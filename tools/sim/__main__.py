@@ -75,7 +75,7 @@ def main(argv):
         sim = runner.run(name, sc, "build/sim/%s-%s" % (RUNTIME, name), quiet=quiet,
                          json_path=opts["json"] if len(names) == 1 else None)
         status = "ok" if not sim.failures else "FAILED"
-        print("%s: scenario %-26s %s  (%.0f s simulated)" % (RUNTIME, name, status, sim.t()))
+        print("%s: scenario %-26s %s  (%.0f s simulated)" % (RUNTIME, name, status, sim.duration))
         for f in sim.failures:
             print("    - " + f)
         if not quiet:

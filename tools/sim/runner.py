@@ -5,14 +5,91 @@ import gc
 import json
 
 from lib import clock, log
-from firmware import config
+from firmware import config, events
+from firmware.iec61851 import charger as chg
+from firmware.iec61851 import faults, states
 from firmware.main import App
 from firmware.storage import fs
 from boards.sim.board import World
 from tools.sim import vtime
-from tools.sim.recorder import Recorder
 
 _SAMPLE_S = 60
+
+
+# The event log: one row per firmware event plus periodic samples, printed as
+# a readable timeline and streamed to ``--json`` (never held in memory: the MicroPython runs
+# have a capped heap). It also checks the invariant every scenario must keep: the
+# contactor closes only in C (or D with ventilation), with PWM on and authorisation.
+_KEYS = ("t", "event", "value", "cp", "duty", "charger", "contactor", "current_a", "energy_wh", "fault")
+
+
+class Recorder:
+    """Collects rows from the firmware's event bus and the world's truth."""
+
+    def __init__(self, sim, quiet=False, json_file=None):
+        self.sim = sim
+        self.quiet = quiet
+        self.json_file = json_file
+        self.n_rows = 0
+        self.violations = []
+        self.counts = {}
+        self._t0 = clock.ticks_ms()
+
+    def t(self):
+        return clock.ticks_diff(clock.ticks_ms(), self._t0) / 1000
+
+    def row(self, what, value=None):
+        self.counts[what] = self.counts.get(what, 0) + 1
+        self.n_rows += 1
+        if self.quiet and self.json_file is None:
+            return  # nothing to show: keep the capped heap free of row garbage
+        sim = self.sim
+        b = sim.board
+        ch = sim.app.charger if sim.app is not None else None
+        r = (
+            round(self.t(), 3), what, value,
+            states.name(ch.cp_state) if ch else "-", b.cp.duty,
+            chg.NAMES[ch.state] if ch else "off", b.contactor.actual,
+            sim.world.ev.current_ma / 1000 if sim.world.powered() else 0.0,
+            b.meter._mwh // 1000 - sim.meter0_wh,
+            faults.name(ch.fault) if ch else "none",
+        )
+        f = self.json_file
+        if f is not None:
+            f.write(",\n{" if self.n_rows > 1 else "\n{")
+            for i in range(len(_KEYS)):
+                f.write('%s"%s": %s' % (", " if i else "", _KEYS[i], json.dumps(r[i])))
+            f.write("}")
+        if not self.quiet:
+            d = r[4]
+            duty = "  X1 " if d >= 1000 else ("  F  " if d <= 0 else "%4.1f%%" % (d / 10))
+            print("%9.3f  %s %s %s %5.1fA %7dWh  %-9s %s%s" % (
+                r[0], r[3], duty, "ON " if r[6] else "off", r[7], r[8], r[5], what,
+                "" if value is None else " " + str(value)))
+
+    def on_event(self, kind, arg):
+        if kind == events.DUTY:
+            return  # every row shows it
+        if kind == events.CP_STATE:
+            arg = states.name(arg)
+        elif kind == events.CHARGER_STATE:
+            arg = chg.NAMES[arg]
+        elif kind == events.FAULT or kind == events.FAULT_CLEARED:
+            arg = faults.name(arg)
+        elif kind == events.CONTACTOR and arg:
+            self._check_close()
+        self.row(events.NAMES[kind], arg)
+
+    def _check_close(self):
+        app = self.sim.app
+        ch = app.charger
+        cp = ch.cp_state
+        ok_cp = cp == states.C or (cp == states.D and app.cfg["ventilation"])
+        if not ok_cp or not 0 < ch.duty < 1000 or not app.session.authorized():
+            self.violations.append("contactor closed in CP %s with duty %d" % (states.name(cp), ch.duty))
+
+    def note(self, text):
+        self.row("note", text)
 
 
 class Sim:
@@ -34,6 +111,7 @@ class Sim:
         self.failures = []
         self.rec = Recorder(self, quiet, json_file)
         self.allow_open_under_load = setup.get("allow_open_under_load", False)
+        self.duration = 0.0
 
     # ---- firmware lifecycle ---------------------------------------------------------------
 
@@ -127,6 +205,7 @@ async def _main(sim, script):
         sampler.cancel()
         world_task.cancel()
         await sim.shutdown()
+        sim.duration = sim.t()  # virtual time is gone once the loop is
 
 
 def check_invariants(sim):
@@ -142,6 +221,7 @@ def run(name, scenario, fs_root, quiet=False, json_path=None):
     desc, setup, script = scenario
     fs.remove_tree(fs_root)
     fs.makedirs(fs_root)
+    vtime.install()  # before anything reads the clock
     out = open(json_path, "w") if json_path else None
     if out is not None:
         out.write('{"scenario": %s, "rows": [' % json.dumps(name))
@@ -154,6 +234,7 @@ def run(name, scenario, fs_root, quiet=False, json_path=None):
         vtime.run(_main(sim, script))
         check_invariants(sim)
     finally:
+        vtime.uninstall()
         log.set_sink(None)
         if out is not None:
             out.write('\n], "passed": %s, "failures": %s}\n' % (

@@ -2,8 +2,9 @@
 
 When every task is asleep and no real I/O is registered, the event loop would block
 until the next timer; here it skews ``lib.clock`` forward to that timer instead, so an
-hour-long session runs in seconds and the firmware cannot tell. With sockets registered
-(a real central system, a real peer) time runs at the wall clock's pace again.
+hour-long session runs in seconds and the firmware cannot tell. On CPython the clock then
+counts nothing else (runs are exactly repeatable); on MicroPython it is the wall clock
+plus the skew. With sockets registered (a real peer) the loop waits for real.
 """
 import sys
 
@@ -54,33 +55,6 @@ if _IS_MP:
             asyncio.new_event_loop()
 
 else:
-    import asyncio
-    import math
-    import selectors
-    import time
+    from tools.sim.vtime_cpython import install, run, uninstall
 
-    class _Selector(selectors.DefaultSelector):
-        def select(self, timeout=None):
-            # only the loop's own wake-up pipe registered: nothing real to wait for
-            if timeout is not None and timeout > 0 and len(self.get_map()) <= 1:
-                clock.advance(max(1, math.ceil(timeout * 1000)))
-                timeout = 0
-            return super().select(timeout)
-
-    class VirtualLoop(asyncio.SelectorEventLoop):
-        def __init__(self):
-            super().__init__(_Selector())
-
-        def time(self):
-            return time.monotonic() + clock.skew_ms() / 1000
-
-    def install():
-        pass
-
-    def uninstall():
-        pass
-
-    def run(coro):
-        """Run ``coro`` to completion in virtual time."""
-        with asyncio.Runner(loop_factory=VirtualLoop) as runner:
-            return runner.run(coro)
+__all__ = ("install", "run", "uninstall")

@@ -1,6 +1,6 @@
 """Scenario: auth_external."""
 from firmware.iec61851 import charger as chg
-from tools.sim.scenarios.steps import charge_for, contactor_opens, expect_record, unplug_and_idle
+from tools.sim.scenarios import charge_for, contactor_opens, expect_record, unplug_and_idle
 
 DESCRIPTION = 'external authorisation: nothing offered until authorised; remote stop'
 SETUP = dict(cfg={"auth": "external"}, ev={"target_wh": 100000})

@@ -1,7 +1,7 @@
 """Scenario: basic_ac."""
 from firmware.iec61851 import charger as chg
 from firmware.iec61851 import pwm
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     CABLE_32A, contactor_opens, expect_record, plug_and_charge, unplug_and_idle,
 )
 

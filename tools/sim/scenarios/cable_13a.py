@@ -1,6 +1,6 @@
 """Scenario: cable_13a."""
 from firmware.iec61851 import pwm
-from tools.sim.scenarios.steps import CABLE_13A, contactor_opens, plug_and_charge, unplug_and_idle
+from tools.sim.scenarios import CABLE_13A, contactor_opens, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'a 13 A cable caps the offer below the configuration'
 SETUP = dict(cfg={"max_current_a": 32}, ev={"max_current_a": 32, "target_wh": 500}, cable_ohms=CABLE_13A)

@@ -1,6 +1,6 @@
 """Scenario: contactor_fails_to_close."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import expect_safe, wait_fault
+from tools.sim.scenarios import expect_safe, wait_fault
 
 DESCRIPTION = 'the coil is broken: the mirror never follows, fault'
 SETUP = dict(ev={"target_wh": 100000})

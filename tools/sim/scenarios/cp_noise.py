@@ -1,5 +1,5 @@
 """Scenario: cp_noise."""
-from tools.sim.scenarios.steps import contactor_opens, plug_and_charge, unplug_and_idle
+from tools.sim.scenarios import contactor_opens, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = '5 % of CP samples are spikes: no false transitions, the session completes'
 SETUP = dict(ev={"target_wh": 1000}, cfg={"max_current_a": 32})

@@ -1,6 +1,6 @@
 """Scenario: cp_short."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     charge_for, contactor_opens, expect_fault, expect_safe, plug_and_charge, unplug_and_idle,
 )
 

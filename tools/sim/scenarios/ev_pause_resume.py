@@ -1,6 +1,6 @@
 """Scenario: ev_pause_resume."""
 from firmware.iec61851 import charger as chg
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     charge_for, contactor_opens, plug_and_charge, unplug_and_idle,
 )
 

@@ -1,6 +1,6 @@
 """Scenario: limit_change."""
 from firmware.iec61851 import faults, pwm
-from tools.sim.scenarios.steps import CABLE_32A, charge_for, plug_and_charge, unplug_and_idle
+from tools.sim.scenarios import CABLE_32A, charge_for, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'an external limit changes while charging; the PWM follows, the car too'
 SETUP = dict(cfg={"max_current_a": 32}, ev={"max_current_a": 32, "target_wh": 100000}, cable_ohms=CABLE_32A)

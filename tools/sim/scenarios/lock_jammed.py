@@ -1,6 +1,6 @@
 """Scenario: lock_jammed."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import unplug_and_idle, wait_fault
+from tools.sim.scenarios import unplug_and_idle, wait_fault
 
 DESCRIPTION = 'the connector lock jams: no charging, fault'
 SETUP = dict(ev={"target_wh": 100000})

@@ -1,6 +1,6 @@
 """Scenario: no_diode."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import unplug_and_idle, wait_fault
+from tools.sim.scenarios import unplug_and_idle, wait_fault
 
 DESCRIPTION = "the car's diode is missing: state F, the contactor never closes"
 SETUP = dict(ev={"diode": False})

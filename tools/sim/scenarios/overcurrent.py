@@ -1,6 +1,6 @@
 """Scenario: overcurrent."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     contactor_opens, expect_safe, plug_and_charge, unplug_and_idle, wait_fault,
 )
 

@@ -1,7 +1,7 @@
 """Scenario: pause_below_6a."""
 from firmware.iec61851 import charger as chg
 from firmware.iec61851 import pwm, states
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     charge_for, contactor_opens, plug_and_charge, unplug_and_idle,
 )
 

@@ -1,5 +1,5 @@
 """Scenario: power_loss."""
-from tools.sim.scenarios.steps import charge_for, plug_and_charge, unplug_and_idle
+from tools.sim.scenarios import charge_for, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'power cut while charging: the session is closed as PowerLoss on reboot'
 SETUP = dict(ev={"target_wh": 100000}, cfg={"checkpoint_s": 60}, allow_open_under_load=True)

@@ -1,6 +1,6 @@
 """Scenario: pp_changed."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     CABLE_13A, charge_for, contactor_opens, expect_fault, expect_safe, plug_and_charge, unplug_and_idle,
 )
 

@@ -1,6 +1,6 @@
 """Scenario: pp_invalid."""
 from firmware.iec61851 import faults, pwm
-from tools.sim.scenarios.steps import CABLE_20A, unplug_and_idle, wait_fault
+from tools.sim.scenarios import CABLE_20A, unplug_and_idle, wait_fault
 
 DESCRIPTION = 'a PP resistance no cable uses (3 kOhm): no charging'
 SETUP = dict(cable_ohms=3000)

@@ -1,6 +1,6 @@
 """Scenario: pp_open."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import unplug_and_idle, wait_fault
+from tools.sim.scenarios import unplug_and_idle, wait_fault
 
 DESCRIPTION = 'a cable without PP resistor (or a broken PP wire): no charging'
 SETUP = dict(cable_ohms=None)

@@ -1,6 +1,6 @@
 """Scenario: rcd_selftest_fails."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import wait_fault
+from tools.sim.scenarios import wait_fault
 
 DESCRIPTION = 'the RCD module fails its self-test at plug-in: no charging'
 SETUP = {}

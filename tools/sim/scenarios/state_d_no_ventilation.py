@@ -1,6 +1,6 @@
 """Scenario: state_d_no_ventilation."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import unplug_and_idle, wait_fault
+from tools.sim.scenarios import unplug_and_idle, wait_fault
 
 DESCRIPTION = 'the car asks with D, the site cannot ventilate: no charging'
 SETUP = dict(cfg={"ventilation": False}, ev={"ventilation": True})

@@ -1,6 +1,6 @@
 """Scenario: state_d_ventilation."""
 from firmware.iec61851 import states
-from tools.sim.scenarios.steps import contactor_opens, plug_and_charge, unplug_and_idle
+from tools.sim.scenarios import contactor_opens, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'the car asks with D and the site ventilates: charging'
 SETUP = dict(cfg={"ventilation": True}, ev={"ventilation": True, "target_wh": 300})

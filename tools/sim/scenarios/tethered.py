@@ -1,6 +1,6 @@
 """Scenario: tethered."""
 from firmware.iec61851 import pwm
-from tools.sim.scenarios.steps import (
+from tools.sim.scenarios import (
     contactor_opens, expect_record, plug_and_charge, unplug_and_idle,
 )
 

@@ -1,6 +1,6 @@
 """Scenario: unplug_while_charging."""
 from firmware.iec61851 import charger as chg
-from tools.sim.scenarios.steps import charge_for, expect_record, plug_and_charge
+from tools.sim.scenarios import charge_for, expect_record, plug_and_charge
 
 DESCRIPTION = 'the plug is pulled under load: open at once, session closed'
 SETUP = dict(ev={"target_wh": 100000}, allow_open_under_load=True)

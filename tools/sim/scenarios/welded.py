@@ -1,6 +1,6 @@
 """Scenario: welded."""
 from firmware.iec61851 import faults
-from tools.sim.scenarios.steps import plug_and_charge, wait_fault
+from tools.sim.scenarios import plug_and_charge, wait_fault
 
 DESCRIPTION = 'the contactor welds: detected on opening, F, connector stays locked'
 SETUP = dict(ev={"target_wh": 300})
