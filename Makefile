@@ -17,13 +17,16 @@ SCENARIO  ?= basic_ac
 DEB_PKGS  ?=
 # what the network interop tests need: namespaces and veth, offload switches, ping
 NET_DEBS  := iproute2 ethtool iputils-ping
+# the reference EXI codec (EXICodec.jar, run by Java 17) needs javax.mail for base64
+EXI_DEBS  := libmail-java
 # Josev (PyPI iso15118), a real EVCC, in a venv of its own: its pins clash with ours
 JOSEV     := .deps/josev
 export JOSEV_PYTHON := $(abspath $(JOSEV))/bin/python
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net
+.PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net \
+        exi exigen natmod bench-exi fuzz-exi
 
 help:
 	@echo "make setup            create .venv, install pinned host tools, unpack the natmod kit"
@@ -31,7 +34,9 @@ help:
 	@echo "make test             the whole suite under CPython and the MicroPython unix port"
 	@echo "make mpy BOARD=...    compile firmware/, lib/ and boards/BOARD with mpy-cross"
 	@echo "make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [DRY=1]   copy the bundle with mpremote"
-	@echo "make bench-plc / bench-net   print the QCA7000 driver and IPv6 stack figures"
+	@echo "make exi / exigen / natmod ARCH=x64|armv7emsp|xtensawin   build / regenerate the EXI codec"
+	@echo "make bench-exi / bench-plc / bench-net   print the codec, driver and stack figures"
+	@echo "make fuzz-exi [FUZZ_SECONDS=30]   libFuzzer run of the EXI decoder"
 
 setup: $(STAMP) $(KIT_DIR)/.stamp
 
@@ -66,21 +71,22 @@ test: setup
 	$(MAKE) --no-print-directory mpy BOARD=esp32 >/dev/null && \
 	$(MAKE) --no-print-directory mpy BOARD=stm32 >/dev/null && \
 	$(MAKE) --no-print-directory mpy BOARD=sim >/dev/null && \
+	$(MAKE) --no-print-directory fuzz-exi FUZZ_SECONDS=10 | tail -3 && \
 	echo "== test counts ==" && cat .test-counts
 
 # The real peers the interop tests use; a test whose peer is missing says so and skips.
 peers: setup
-	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS)"
+	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS) $(EXI_DEBS)"
 	@test -x $(JOSEV)/bin/python || { python3 -m venv $(JOSEV) && \
 	  $(JOSEV)/bin/pip install -q --disable-pip-version-check iso15118==0.31.2 aiofile; }
 
-test-cpython: setup peers
+test-cpython: setup peers exi
 	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; \
 	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g') (tests/common + tests/host + every scenario)" >> .test-counts
 
 # The same common tests and scenarios on the MicroPython unix port, compiled to .mpy as
 # they would be deployed, one process per test module / scenario, heap capped at HEAP KB.
-test-micropython: setup
+test-micropython: setup exi
 	@set -o pipefail; $(PY) -m tools.mptest | tee .mprun.log; \
 	grep '^MicroPython:' .mprun.log >> .test-counts
 	@set -o pipefail; $(PY) -m tools.sim --all --runtime micropython --heap $(HEAP) --quiet | tee .mpsim.log; \
@@ -91,6 +97,27 @@ mpy: setup
 
 deploy: mpy
 	$(PY) -m tools.deploy --board $(BOARD) $(if $(PORT),--port $(PORT)) $(if $(DRY),--dry-run)
+
+# The EXI codec: the CPython extension and the x64 natmod the tests load. The generated C
+# is committed; exigen regenerates it from the XSDs in the iso15118 package (byte-identical).
+exi: setup
+	$(MAKE) -C native host bench PY=$(abspath $(PY))
+	$(MAKE) -C native natmod ARCH=x64 PY=$(abspath $(PY)) MPY_DIR=$(MPY_DIR)
+
+exigen: peers
+	$(PY) -m tools.exigen
+
+natmod: setup
+	@if [ "$(ARCH)" = armv7emsp ]; then $(MAKE) --no-print-directory debs DEB_PKGS=gcc-arm-none-eabi; fi
+	$(MAKE) -C native natmod ARCH=$(or $(ARCH),x64) ISO20=$(ISO20) PY=$(abspath $(PY)) MPY_DIR=$(MPY_DIR)
+
+bench-exi: exi peers
+	$(MAKE) --no-print-directory natmod ARCH=armv7emsp
+	$(PY) -m tools.exi.bench --jar
+
+fuzz-exi: setup
+	@$(MAKE) --no-print-directory debs DEB_PKGS=clang
+	$(MAKE) -C native fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) PY=$(abspath $(PY))
 
 bench-plc: setup
 	$(PY) -m tools.bench_plc
