@@ -1,31 +1,19 @@
 """ESP32 wallbox controller: the HAL parts of ``firmware.hal.mcu`` on the pins of ``pins``."""
 import machine
 
-from firmware.hal import Board, mcu, mcu_meter, mcu_pilot
+from firmware.hal import mcu, mcu_meter, mcu_pilot
 from boards.esp32 import pins
 
 
-class Esp32Board(Board):
-    name = "esp32"
-
-    def __init__(self, *parts):
-        Board.__init__(self, *parts)
-        self._qca = None
-
-    def reboot(self):
-        machine.reset()
-
-    def qca_spi(self):
-        """(SPI, CS pin, INT pin, RESET pin) of the QCA7000, made once."""
-        if self._qca is None:
-            Pin = machine.Pin
-            spi = machine.SPI(pins.QCA_SPI_ID, baudrate=pins.QCA_SPI_BAUD, polarity=1, phase=1,
-                              sck=Pin(pins.QCA_SCK), mosi=Pin(pins.QCA_MOSI), miso=Pin(pins.QCA_MISO))
-            cs = Pin(pins.QCA_CS, Pin.OUT, value=1)
-            irq = Pin(pins.QCA_INT, Pin.IN)
-            rst = Pin(pins.QCA_RESET, Pin.OUT, value=1)
-            self._qca = (spi, cs, irq, rst)
-        return self._qca
+def _qca_bus():
+    """The QCA7000's SPI bus and pins: (SPI, CS, INT, RESET)."""
+    Pin = machine.Pin
+    spi = machine.SPI(pins.QCA_SPI_ID, baudrate=pins.QCA_SPI_BAUD, polarity=1, phase=1,
+                      sck=Pin(pins.QCA_SCK), mosi=Pin(pins.QCA_MOSI), miso=Pin(pins.QCA_MISO))
+    cs = Pin(pins.QCA_CS, Pin.OUT, value=1)
+    irq = Pin(pins.QCA_INT, Pin.IN)
+    rst = Pin(pins.QCA_RESET, Pin.OUT, value=1)
+    return spi, cs, irq, rst
 
 
 def create(config=None):
@@ -51,4 +39,4 @@ def create(config=None):
     meter = mcu_meter.Sdm630Meter(pins.METER_UART, pins.METER_TX, pins.METER_RX, pins.METER_DE,
                             cfg.get("meter_addr", pins.METER_ADDR), pins.METER_BAUD)
     led = mcu.GpioLed(pins.LED, timer_id=pins.TIMER_LED)
-    return Esp32Board(cp, pp, contactor, rcd, lock, meter, led, "/data")
+    return mcu.McuBoard("esp32", _qca_bus, cp, pp, contactor, rcd, lock, meter, led, "/data")

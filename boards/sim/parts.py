@@ -184,7 +184,6 @@ class SimMeter(Meter):
             p += c * voltage_v // 1000
         self._p = p
         self._mwh += p * dt_ms // 3600
-        self._v = voltage_v
 
     def update(self):
         if self.offline:

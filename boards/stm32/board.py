@@ -6,7 +6,7 @@ in hardware time, not Python time. The PWM is ``machine.PWM`` where the firmware
 """
 import machine
 
-from firmware.hal import Board, mcu, mcu_meter, mcu_pilot
+from firmware.hal import mcu, mcu_meter, mcu_pilot
 from boards.stm32 import pins
 
 
@@ -22,27 +22,15 @@ class _TimerPwm:
         self._ch.pulse_width(d * self._top // 65535)
 
 
-class Stm32Board(Board):
-    name = "stm32"
-
-    def __init__(self, *parts):
-        Board.__init__(self, *parts)
-        self._qca = None
-
-    def reboot(self):
-        machine.reset()
-
-    def qca_spi(self):
-        """(SPI, CS pin, INT pin, RESET pin) of the QCA7000, made once."""
-        if self._qca is None:
-            Pin = machine.Pin
-            # SPI4's pins are fixed by the board definition; only the mode is ours
-            spi = machine.SPI(pins.QCA_SPI_ID, baudrate=pins.QCA_SPI_BAUD, polarity=1, phase=1)
-            cs = Pin(pins.QCA_CS, Pin.OUT, value=1)
-            irq = Pin(pins.QCA_INT, Pin.IN, Pin.PULL_DOWN)
-            rst = Pin(pins.QCA_RESET, Pin.OUT, value=1)
-            self._qca = (spi, cs, irq, rst)
-        return self._qca
+def _qca_bus():
+    """The QCA7000's SPI bus and pins: (SPI, CS, INT, RESET)."""
+    Pin = machine.Pin
+    # SPI4's pins are fixed by the board definition; only the mode is ours
+    spi = machine.SPI(pins.QCA_SPI_ID, baudrate=pins.QCA_SPI_BAUD, polarity=1, phase=1)
+    cs = Pin(pins.QCA_CS, Pin.OUT, value=1)
+    irq = Pin(pins.QCA_INT, Pin.IN, Pin.PULL_DOWN)
+    rst = Pin(pins.QCA_RESET, Pin.OUT, value=1)
+    return spi, cs, irq, rst
 
 
 def create(config=None):
@@ -77,4 +65,4 @@ def create(config=None):
     meter = mcu_meter.Sdm630Meter(pins.METER_UART, de_pin=pins.METER_DE,
                             addr=cfg.get("meter_addr", pins.METER_ADDR), baudrate=pins.METER_BAUD)
     led = mcu.GpioLed(pins.LED, timer_id=pins.TIMER_LED)
-    return Stm32Board(cp, pp, contactor, rcd, lock, meter, led, "/flash/data")
+    return mcu.McuBoard("stm32", _qca_bus, cp, pp, contactor, rcd, lock, meter, led, "/flash/data")

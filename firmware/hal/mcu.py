@@ -18,7 +18,7 @@ import machine
 from micropython import const
 
 from lib import clock
-from firmware.hal import Contactor, Lock, ProximityPilot, Rcd, StatusLed
+from firmware.hal import Board, Contactor, Lock, ProximityPilot, Rcd, StatusLed
 
 _ADC_SHIFT = const(4)  # read_u16() is the 12-bit code scaled to 16 bits on both ports
 _ADC_MAX = const(4095)
@@ -269,3 +269,23 @@ class NeoPixelLed(GpioLed):
         buf[1] = _COLOURS[m]
         buf[2] = _COLOURS[m + 2]
         self._np.write()
+
+
+class McuBoard(Board):
+    """A board built from ``machine`` parts. ``qca_bus`` is the board's function that
+    makes the QCA7000's (SPI, CS, INT, RESET); ``qca_spi()`` calls it once."""
+
+    def __init__(self, name, qca_bus, *parts):
+        Board.__init__(self, *parts)
+        self.name = name
+        self._qca_bus = qca_bus
+        self._qca = None
+
+    def reboot(self):
+        machine.reset()
+
+    def qca_spi(self):
+        """(SPI, CS pin, INT pin, RESET pin) of the QCA7000, made once."""
+        if self._qca is None:
+            self._qca = self._qca_bus()
+        return self._qca
