@@ -81,16 +81,17 @@ peers: setup
 	  $(JOSEV)/bin/pip install -q --disable-pip-version-check iso15118==0.31.2 aiofile; }
 
 test-cpython: setup peers exi
-	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; \
-	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g') (tests/common + tests/host + every scenario)" >> .test-counts
+	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; rc=$$?; \
+	echo "CPython:     $$(tail -1 .pytest.log | sed 's/=//g') (tests/common + tests/host + every scenario)" >> .test-counts; \
+	exit $$rc
 
 # The same common tests and scenarios on the MicroPython unix port, compiled to .mpy as
 # they would be deployed, one process per test module / scenario, heap capped at HEAP KB.
 test-micropython: setup exi
-	@set -o pipefail; $(PY) -m tools.mptest | tee .mprun.log; \
-	grep '^MicroPython:' .mprun.log >> .test-counts
-	@set -o pipefail; $(PY) -m tools.sim --all --runtime micropython --heap $(HEAP) --quiet | tee .mpsim.log; \
-	grep '^MicroPython:' .mpsim.log >> .test-counts
+	@set -o pipefail; $(PY) -m tools.mptest | tee .mprun.log; rc=$$?; \
+	grep '^MicroPython:' .mprun.log >> .test-counts; exit $$rc
+	@set -o pipefail; $(PY) -m tools.sim --all --runtime micropython --heap $(HEAP) --quiet | tee .mpsim.log; rc=$$?; \
+	grep '^MicroPython:' .mpsim.log >> .test-counts; exit $$rc
 
 mpy: setup
 	$(PY) -m tools.mpy --board $(BOARD) --mpy-cross $(MPYCROSS)

@@ -9,6 +9,7 @@ import time
 import asyncio
 
 _skew = 0
+_base = None  # set: virtual time, the clock counts nothing but advance() from here
 
 try:
     _ticks = time.ticks_ms
@@ -16,22 +17,25 @@ try:
     ticks_add = time.ticks_add
     sleep_ms = asyncio.sleep_ms
     _EPOCH_FIX = 946684800 if time.gmtime(0)[0] == 2000 else 0
+    _MP = True
 
     def ticks_ms():
         """Current tick count in ms (wrapping)."""
-        return time.ticks_add(_ticks(), _skew)
+        if _base is None:
+            return time.ticks_add(_ticks(), _skew)
+        return time.ticks_add(_base, _skew)
 
 except AttributeError:
     _MASK = (1 << 30) - 1
     _HALF = 1 << 29
     _EPOCH_FIX = 0
-    _real = True  # False: the simulator's purely virtual time (CPython only)
+    _MP = False
 
     def ticks_ms():
         """Current tick count in ms (wrapping at 2**30)."""
-        if _real:
+        if _base is None:
             return (time.monotonic_ns() // 1000000 + _skew) & _MASK
-        return _skew & _MASK
+        return (_base + _skew) & _MASK
 
     def ticks_diff(a, b):
         """Signed difference a - b in ms, correct across wrap-around."""
@@ -51,11 +55,20 @@ def advance(ms):
 
 
 def set_virtual(on):
-    """CPython only: let ticks_ms() count nothing but advance(), so a simulation's timing
-    does not depend on how fast the host computes. MicroPython's event loop keeps its own
-    ticks for ready tasks, so there virtual time stays the wall clock plus the skew."""
-    global _real
-    _real = not on
+    """Let ticks_ms() count nothing but advance(), so a simulation's timing does not
+    depend on how fast the host computes (simulator only).
+
+    On MicroPython the event loop stamps tasks made ready by I/O or events with the real
+    tick count; virtual time starts 10^7 ms ahead of it, so those stamps always lie in the
+    virtual past and mean "run now", as they should.
+    """
+    global _base
+    if not on:
+        _base = None
+    elif _MP:
+        _base = ticks_add(_ticks(), 10000000)
+    else:
+        _base = 0
 
 
 def skew_ms():

@@ -2,9 +2,9 @@
 
 When every task is asleep and no real I/O is registered, the event loop would block
 until the next timer; here it skews ``lib.clock`` forward to that timer instead, so an
-hour-long session runs in seconds and the firmware cannot tell. On CPython the clock then
-counts nothing else (runs are exactly repeatable); on MicroPython it is the wall clock
-plus the skew. With sockets registered (a real peer) the loop waits for real.
+hour-long session runs in seconds and the firmware cannot tell. The clock then counts
+nothing else, so runs are exactly repeatable on either runtime. With sockets registered
+(a real peer) the loop waits for real, and the real time it waited counts.
 """
 import sys
 
@@ -22,16 +22,23 @@ if _IS_MP:
         global _saved
         if _saved is not None:
             return
+        import time
+
         q = _core._io_queue
         _saved = (_core.ticks, q.wait_io_event)
         orig = q.wait_io_event
 
         def wait_io_event(dt):
-            if dt > 0 and not q.map:
-                clock.advance(dt)
-                dt = 0
+            if not q.map:
+                if dt > 0:
+                    clock.advance(dt)
+                orig(0)
+                return
+            t0 = time.ticks_ms()  # real I/O: wait for real, and let that time count
             orig(dt)
+            clock.advance(time.ticks_diff(time.ticks_ms(), t0))
 
+        clock.set_virtual(True)
         _core.ticks = clock.ticks_ms
         q.wait_io_event = wait_io_event
 
@@ -42,6 +49,7 @@ if _IS_MP:
         _core.ticks = _saved[0]
         _core._io_queue.wait_io_event = _saved[1]
         _saved = None
+        clock.set_virtual(False)
 
     def run(coro):
         """Run ``coro`` to completion in virtual time."""
