@@ -69,14 +69,14 @@ class SimEV:
     # ---- electrical ----------------------------------------------------------------------
 
     def cp_load(self):
-        """(load ohms or None, diode present) as seen from the CP line."""
+        """Ohms between CP (behind the diode, see ``diode``) and PE: None when unplugged."""
         if not self.plugged:
-            return None, True
+            return None
         if self.cp_short:
-            return 0, True
+            return 0
         if not self.s2:
-            return el.R_B, self.diode
-        return (el.R_D if self.ventilation else el.R_C), self.diode
+            return el.R_B
+        return el.R_D if self.ventilation else el.R_C
 
     def tick(self, now, dt_ms, powered):
         """Advance by ``dt_ms``; ``powered``: the contactor is closed onto the inlet."""

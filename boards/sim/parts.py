@@ -34,18 +34,16 @@ class SimPilot(ControlPilot):
             return 0
         return el.ADC_MAX if code > el.ADC_MAX else code
 
-    def line_levels(self):
-        """(high, low) plateau voltages on the line now, in mV."""
-        if not self.powered:
-            return 0, 0
-        load, diode = self.world.ev.cp_load()
-        hi_src = -el.V_SOURCE if self.duty == 0 else el.V_SOURCE
-        lo_src = el.V_SOURCE if self.duty >= 1000 else -el.V_SOURCE
-        return el.line_mv(hi_src, load, diode), el.line_mv(lo_src, load, diode)
-
     def sample(self, highs, lows):
-        hi, lo = self.line_levels()
+        # no tuples here: the firmware's CP path is checked under heap_lock with this board
         n = len(highs)
+        if self.powered:
+            ev = self.world.ev
+            load = ev.cp_load()
+            hi = el.line_mv(-el.V_SOURCE if self.duty == 0 else el.V_SOURCE, load, ev.diode)
+            lo = el.line_mv(el.V_SOURCE if self.duty >= 1000 else -el.V_SOURCE, load, ev.diode)
+        else:
+            hi = lo = 0
         for i in range(n):
             highs[i] = self._code(hi)
             lows[i] = self._code(lo)

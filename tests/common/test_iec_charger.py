@@ -149,3 +149,24 @@ def test_events_report_what_happened():
     kinds = [k for k, _ in r.seen]
     assert events.PLUGGED in kinds and events.CONTACTOR in kinds and events.LOCK in kinds
     assert (events.CONTACTOR, True) in r.seen
+
+
+def test_steady_charging_step_allocates_nothing():
+    """The 10 ms CP path (sample, classify, debounce, handlers) runs under heap_lock on
+    MicroPython; CPython's stand-in lock checks nothing, the logic still runs."""
+    import micropython
+
+    r = Rig()
+    r.world.ev.plug()
+    assert r.until(lambda: r.world.ev.current_ma > 0, 5000)
+    r.run(3000)
+    step = r.ch.step
+    advance = clock.advance
+    micropython.heap_lock()
+    try:
+        for _ in range(100):  # one second, four meter reads included
+            advance(10)
+            step()
+    finally:
+        micropython.heap_unlock()
+    assert r.ch.state == chg.CHARGING
