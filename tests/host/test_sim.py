@@ -91,3 +91,11 @@ def test_micropython_run_of_the_default_scenario(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "micropython: scenario basic_ac" in r.stdout
     assert json.loads(out.read_text())["passed"] is True
+
+
+def test_plot_of_a_session(tmp_path):
+    png = tmp_path / "s.png"
+    r = _cli("--scenario", "pause_below_6a", "--quiet", "--plot", str(png))
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10000

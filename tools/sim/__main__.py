@@ -6,6 +6,7 @@
   --runtime cpython|micropython   where the firmware runs (default: this interpreter)
   --heap KB                 MicroPython heap cap (default 128)
   --json FILE               write the event log of the scenario as JSON
+  --plot FILE.png           and draw it (CP state, duty, current, energy, faults)
   --quiet                   no timeline
   --seed N                  noise seed
 
@@ -20,7 +21,8 @@ _FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "-h", "--help")
 
 
 def parse(argv):
-    opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None}
+    opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None,
+            "plot": None}
     flags = []
     i = 0
     while i < len(argv):
@@ -57,12 +59,21 @@ def main(argv):
     else:
         names = [opts["scenario"]]
         quiet = "--quiet" in flags
+    if opts["plot"]:
+        if IS_MP or len(names) != 1:
+            raise SystemExit("tools.sim: --plot draws one scenario, from CPython")
+        if not opts["json"]:
+            opts["json"] = "build/sim/%s.json" % names[0]
+            argv = argv + ["--json", opts["json"]]
+        i = argv.index("--plot")
+        argv = argv[:i] + argv[i + 2:]
     if opts["runtime"] != RUNTIME:
         if IS_MP:
             raise SystemExit("tools.sim: start CPython runs from CPython")
         from tools.sim.host import micropython_runs
 
-        return micropython_runs(names, argv, opts["heap"])
+        rc = micropython_runs(names, argv, opts["heap"])
+        return _plot(opts) or rc
     from tools.sim import runner
 
     failed = []
@@ -82,10 +93,22 @@ def main(argv):
             _summary(sim)
         if sim.failures:
             failed.append(name)
+    _plot(opts)
     label = "MicroPython" if IS_MP else "CPython"
     print("%s: %d scenarios passed, %d failed%s" % (
         label, len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
     return 1 if failed else 0
+
+
+def _plot(opts):
+    if opts["plot"]:
+        import json
+
+        from tools import plot
+
+        with open(opts["json"]) as f:
+            plot.plot(json.load(f), opts["plot"])
+        print("plot:", opts["plot"])
 
 
 def _summary(sim):

@@ -13,7 +13,8 @@ from firmware.storage import fs
 from boards.sim.board import World
 from tools.sim import vtime
 
-_SAMPLE_S = 60
+_SAMPLE_S = 60  # a sample row in the printed timeline
+_JSON_SAMPLE_S = 1  # and in the JSON log, for plots (streamed, so it costs no heap)
 
 
 # The event log: one row per firmware event plus periodic samples, printed as
@@ -38,10 +39,10 @@ class Recorder:
     def t(self):
         return clock.ticks_diff(clock.ticks_ms(), self._t0) / 1000
 
-    def row(self, what, value=None):
+    def row(self, what, value=None, show=True):
         self.counts[what] = self.counts.get(what, 0) + 1
         self.n_rows += 1
-        if self.quiet and self.json_file is None:
+        if (self.quiet or not show) and self.json_file is None:
             return  # nothing to show: keep the capped heap free of row garbage
         sim = self.sim
         b = sim.board
@@ -60,7 +61,7 @@ class Recorder:
             for i in range(len(_KEYS)):
                 f.write('%s"%s": %s' % (", " if i else "", _KEYS[i], json.dumps(r[i])))
             f.write("}")
-        if not self.quiet:
+        if show and not self.quiet:
             d = r[4]
             duty = "  X1 " if d >= 1000 else ("  F  " if d <= 0 else "%4.1f%%" % (d / 10))
             print("%9.3f  %s %s %s %5.1fA %7dWh  %-9s %s%s" % (
@@ -180,9 +181,12 @@ class Sim:
             self.rec.row("log", "%s: %s" % (tag, text))
 
     async def _sampler(self):
+        step = _JSON_SAMPLE_S if self.rec.json_file is not None else _SAMPLE_S
+        n = 0
         while True:
-            await clock.sleep_ms(_SAMPLE_S * 1000)
-            self.rec.row("sample")
+            await clock.sleep_ms(step * 1000)
+            n += step
+            self.rec.row("sample", None, n % _SAMPLE_S == 0)
 
 
 async def _main(sim, script):
