@@ -24,8 +24,11 @@ def load_config(board, overrides=None):
     if fs.exists(path):
         try:
             with open(path) as f:
-                merged.update(json.load(f))
-        except ValueError as e:
+                doc = json.load(f)
+            if not isinstance(doc, dict):
+                raise ValueError("not a JSON object")
+            merged.update(doc)
+        except (OSError, ValueError) as e:
             log.error(_TAG, "config.json unreadable (%s): using defaults", e)
     if overrides:
         merged.update(overrides)
