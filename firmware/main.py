@@ -51,13 +51,23 @@ class App:
         self.session = SessionController(self.cfg, board, self.bus, self.record)
         self.charger = Charger(board, self.cfg, self.session, self.bus)
         self.recovered = self.record.recover()
+        self.errors = 0  # exceptions caught in the charger's step
         self._stop = asyncio.Event()
 
     async def _charger_task(self):
         period = self.cfg["cp_period_ms"]
         step = self.charger.step
         while True:
-            step()
+            try:
+                step()
+            except Exception as e:  # a bug or a driver error must not leave the contactor closed
+                self.errors += 1
+                if self.errors & (self.errors - 1) == 0:  # log 1st, 2nd, 4th, 8th...
+                    log.error(_TAG, "charger step failed (%d): %r", self.errors, e)
+                try:
+                    self.charger.panic()
+                except Exception:
+                    self.board.contactor.set(False)
             await clock.sleep_ms(period)
 
     async def _session_task(self):

@@ -163,6 +163,15 @@ class Charger:
                 self._set_contactor(False, now)  # an emergency on top of a slow fault
         self._supervise_contactor(now)
 
+    def panic(self):
+        """The step raised: open the contactor and show F. Every further failure restarts
+        the F time, so F stays while the fault persists; an unplug clears it after."""
+        now = clock.ticks_ms()
+        self._set_contactor(False, now)
+        self._raise(faults.INTERNAL, now)
+        self._set_duty(0)
+        self._t_fault = now
+
     def _check_safety(self, cp, now):
         """Checks that hold in every state but FAULT; False when the handler must not run."""
         preparing = self.state == CONNECTED and self._prep != _PREP_DONE

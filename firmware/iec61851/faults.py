@@ -23,10 +23,12 @@ CP_ADC = const(11)  # CP front end saturated / out of range
 CP_LEVEL = const(12)  # CP high plateau matches no state
 LOCK = const(13)  # connector lock did not lock / lost lock
 RCD_SELFTEST = const(14)  # RCD module failed its self-test
+INTERNAL = const(15)  # the charger's own step raised: a driver or firmware bug
 
 NAMES = (
     "none", "rcd", "cp_short", "diode", "ventilation", "welded", "contactor", "pp_open",
     "pp_invalid", "pp_changed", "overcurrent", "cp_adc", "cp_level", "lock", "rcd_selftest",
+    "internal",
 )
 
 EMERGENCY = const(1)
@@ -48,6 +50,7 @@ _FLAGS = (
     0,  # cp_level
     UNTIL_UNPLUG,  # lock
     UNTIL_UNPLUG,  # rcd_selftest
+    EMERGENCY | UNTIL_UNPLUG,  # internal
 )
 
 

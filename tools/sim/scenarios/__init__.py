@@ -17,7 +17,7 @@ _NAMES = (
     "auth_external no_diode cp_short state_d_no_ventilation state_d_ventilation "
     "cp_noise adc_out_of_range rcd_trip welded contactor_fails_to_close overcurrent "
     "unplug_while_charging power_loss pp_open pp_invalid pp_changed lock_jammed "
-    "rcd_selftest_fails "
+    "rcd_selftest_fails driver_error "
 )
 NAMES = _NAMES.split()
 

@@ -1,0 +1,124 @@
+"""Core operations the backend starts: GetConfiguration, ChangeConfiguration, Reset,
+ChangeAvailability, UnlockConnector, ClearCache, DataTransfer."""
+from micropython import const
+
+from lib import clock, log
+from firmware.ocpp.rpc import OCCURENCE_CONSTRAINT_VIOLATION, CallError
+
+_TAG = "ocpp.admin"
+_RESET_WAIT_MS = const(10000)  # for the transaction's StopTransaction to go out
+
+GET_CONFIGURATION = {"key": ("a", ("s", 50))}
+CHANGE_CONFIGURATION = {"key": ("s!", 50), "value": ("s!", 500)}
+RESET = {"type": ("e!", ("Hard", "Soft"))}
+CHANGE_AVAILABILITY = {"connectorId": ("i!", 0), "type": ("e!", ("Inoperative", "Operative"))}
+UNLOCK_CONNECTOR = {"connectorId": ("i!", 0)}
+DATA_TRANSFER = {"vendorId": ("s!", 255), "messageId": ("s", 50), "data": ("s",)}
+
+
+def install(cp):
+    a = _Admin(cp)
+    r = cp.rpc
+    r.on("GetConfiguration", a.get_configuration, GET_CONFIGURATION)
+    r.on("ChangeConfiguration", a.change_configuration, CHANGE_CONFIGURATION)
+    r.on("Reset", a.reset, RESET)
+    r.on("ChangeAvailability", a.change_availability, CHANGE_AVAILABILITY)
+    r.on("UnlockConnector", a.unlock, UNLOCK_CONNECTOR)
+    r.on("ClearCache", a.clear_cache, {})
+    r.on("DataTransfer", a.data_transfer, DATA_TRANSFER)
+    cp.admin = a
+
+
+class _Admin:
+    def __init__(self, cp):
+        self.cp = cp
+        self.pending_availability = None  # applied when the transaction ends
+        self.resets = []
+        cp.app.bus.subscribe(self._on_event)
+
+    def get_configuration(self, p):
+        keys = p.get("key") or None
+        if keys and len(keys) > self.cp.cfg.get("GetConfigurationMaxKeys"):
+            raise CallError(OCCURENCE_CONSTRAINT_VIOLATION, "too many keys")
+        known, unknown = self.cp.cfg.items(keys)
+        out = []
+        for name, v, ro in known:
+            d = {"key": name, "readonly": ro}
+            if v is not None:
+                d["value"] = v
+            out.append(d)
+        res = {"configurationKey": out}
+        if unknown:
+            res["unknownKey"] = unknown
+        return res
+
+    def change_configuration(self, p):
+        return {"status": self.cp.cfg.change(p["key"], p["value"])}
+
+    def reset(self, p):
+        kind = p["type"]
+
+        async def go():
+            cp = self.cp
+            self.resets.append(kind)
+            cur = cp.session.current
+            if cur is not None:
+                # End the transaction now with the reset's reason; the session log closes
+                # the session at boot, and its StopTransaction is not sent twice.
+                reason = kind + "Reset"
+                cp.session.request_stop(reason)
+                cp.app.board.meter.update()
+                cp.tx.stopped_local = cur.sid
+                cp.tx.stop(cur.sid, cp.app.board.meter.energy_wh, cp.now(), reason, cur.id_tag)
+                t0 = clock.ticks_ms()
+                while (cp.app.charger.closed or len(cp.txq)) and \
+                        clock.ticks_diff(clock.ticks_ms(), t0) < _RESET_WAIT_MS:
+                    await clock.sleep_ms(100)
+            log.warn(_TAG, "%s reset", kind)
+            cp.reset_hook(kind)
+        return {"status": "Accepted"}, go
+
+    def change_availability(self, p):
+        n = p["connectorId"]
+        if n > 1:
+            return {"status": "Rejected"}
+        want = p["type"] == "Operative"
+        cp = self.cp
+        if cp.session.current is not None and not want:
+            self.pending_availability = want
+            return {"status": "Scheduled"}
+        self._set_available(want)
+        return {"status": "Accepted"}
+
+    def _set_available(self, want):
+        cp = self.cp
+        self.pending_availability = None
+        if cp.status.available != want:
+            cp.status.available = want
+            cp.cfg.set_state("available", want)
+            cp.status.kick.set()
+
+    def _on_event(self, kind, arg):
+        from firmware import events
+
+        if kind == events.SESSION_ENDED and self.pending_availability is not None:
+            self._set_available(self.pending_availability)
+
+    def unlock(self, p):
+        cp = self.cp
+        if p["connectorId"] != 1:
+            return {"status": "NotSupported"}
+        if cp.app.board.lock is None:
+            return {"status": "NotSupported"}  # tethered cable: nothing to unlock
+        if cp.session.current is not None or cp.app.charger.locked:
+            # The charger releases the lock once the stop has opened the contactor.
+            cp.session.request_stop("UnlockCommand")
+            cp.session.deauthorize()
+        return {"status": "Unlocked"}
+
+    def clear_cache(self, p):
+        self.cp.tx.cache.clear()
+        return {"status": "Accepted"}
+
+    def data_transfer(self, p):
+        return {"status": "UnknownVendorId"}

@@ -1,0 +1,115 @@
+"""The charge point: OCPP 1.6 Core on top of ``rpc``, wired to the firmware's App.
+
+It listens on the App's event bus (connector status, sessions, faults) and drives the
+SessionController (authorisation, stop requests); each message or group of messages is
+one small module (``boot``, ``status``, ``tx``, ``deliver``, ``admin``, ``trigger``)
+that registers its handlers here. ``attach(app, url)`` builds one for an App;
+``await cp.run()`` is its task.
+"""
+import asyncio
+
+from lib import clock, log
+from firmware.ocpp import admin, boot, deliver, status, timefmt, trigger, tx
+from firmware.ocpp.config import Config
+from firmware.ocpp.rpc import Rpc
+from firmware.ocpp.txq import TxQueue
+from firmware.storage import fs
+
+_TAG = "ocpp"
+
+
+class ChargePoint:
+    """OCPP 1.6J Core for one App (one connector).
+
+    ``connect``: async callable returning a connection (``send``/``recv``/``close``);
+    None: a WebSocket to ``url`` (``ca_der`` for wss://, the AuthorizationKey key for
+    Basic auth). ``reset_hook(kind)`` restarts the firmware ("Soft"/"Hard"); default
+    ``app.board.reboot``. ``info``: extra BootNotification fields.
+    """
+
+    def __init__(self, app, url=None, cp_id=None, connect=None, vendor="OpenWallbox",
+                 model="MP-1", info=None, ca_der=None, reset_hook=None, cfg_overrides=None,
+                 timeout_ms=30000):
+        self.app = app
+        self.session = app.session
+        self.url = url
+        self.cp_id = cp_id or (url.rstrip("/").rsplit("/", 1)[-1] if url else "CP")
+        self.ca_der = ca_der
+        self._connect = connect
+        root = app.board.fs_root
+        self.cfg = Config(fs.join(root, "ocpp_config.json"), cfg_overrides)
+        self.rpc = Rpc(timeout_ms=timeout_ms)
+        self.txq = TxQueue(fs.join(root, "ocpp_tx.log"))
+        self.clock_offset_s = 0
+        self.registered = asyncio.Event()  # BootNotification accepted
+        self.kick = asyncio.Event()  # the transaction queue has work
+        self.reset_hook = reset_hook or (lambda kind: app.board.reboot())
+        self.ws = None
+        self.boot = boot.Registration(self, vendor, model, info)
+        self.status = status.Status(self)
+        self.tx = tx.Transactions(self)
+        admin.install(self)
+        trigger.install(self)
+        self.txq.on_add = self.kick.set
+        self.cfg.on_change = self._on_config
+        self.tx.recover(app.recovered)
+
+    def now(self):
+        """The time as the backend sees it (its clock, synchronised at boot and heartbeat)."""
+        return timefmt.iso(clock.time_s() + self.clock_offset_s)
+
+    def poke(self):
+        """Wake the senders (registration, reconnect, a setting changed)."""
+        self.kick.set()
+        self.status.kick.set()
+
+    def sync_clock(self, text):
+        try:
+            self.clock_offset_s = timefmt.parse(text) - clock.time_s()
+        except ValueError:
+            log.warn(_TAG, "bad currentTime %s", text[:40])
+
+    def _on_config(self, name):
+        if name == "WebSocketPingInterval" and self.ws is not None:
+            self.ws.set_ping_interval(self.cfg.get(name) * 1000)
+        self.poke()
+
+    async def _ws_connect(self):
+        from firmware.ocpp import ws
+
+        key = self.cfg.get("AuthorizationKey")
+        auth = (self.cp_id, ws.basic_password(key)) if key else None
+        ctx = ws.tls_context(self.ca_der) if self.ca_der else None
+        c = ws.WebSocket(self.url, auth=auth, ssl=ctx, max_message=8192,
+                         ping_interval_ms=self.cfg.get("WebSocketPingInterval") * 1000)
+        self.ws = c
+        return await c.connect()
+
+    async def run(self, backoff=None):
+        """Keep the backend connection and run every OCPP task (until cancelled)."""
+        tasks = [asyncio.create_task(f()) for f in (
+            self.boot.heartbeat, self.status.run, self.tx.sampler, self._deliver)]
+        try:
+            await self.rpc.run(self._connect or self._ws_connect, backoff, self.boot.on_connect)
+        finally:
+            for t in tasks:
+                t.cancel()
+            for t in tasks:
+                try:
+                    await t
+                except BaseException:
+                    pass
+
+    async def _deliver(self):
+        await deliver.run(self)
+
+    async def wait_registered(self):
+        if not self.registered.is_set():
+            await self.registered.wait()
+
+
+def attach(app, url, **kw):
+    """An OCPP charge point for ``app`` (its task: ``app.ocpp.run()``); see ChargePoint."""
+    cp = ChargePoint(app, url, **kw)
+    app.ocpp = cp
+    return cp
