@@ -4,8 +4,8 @@
 
 Takes ``build/mpy/<board>/`` (builds it with ``tools.mpy`` when missing), adds a generated
 root ``main.py`` that starts the firmware on the board, and the native EXI module
-``native/build/exi_<arch>.mpy`` when it has been built. ``--dry-run`` lists what would be
-copied; otherwise the files go over with ``mpremote connect PORT fs mkdir``/``fs cp``.
+``native/build/<arch>/exi.mpy`` (``make natmod ARCH=<arch>``) when it has been built.
+``--dry-run`` lists what would be copied; otherwise the files go over with ``mpremote connect PORT fs mkdir``/``fs cp``.
 The copy is a list of mpremote argument lists (:func:`commands`), so it is testable
 without a board.
 """
@@ -62,7 +62,7 @@ def plan(board, root=ROOT, build_dir=None, stage_dir=None):
     with open(main_src, "w") as f:
         f.write(main_py(board))
     files.append((main_src, "main.py", os.path.getsize(main_src)))
-    native = os.path.join(root, "native", "build", "exi_%s.mpy" % mpy.ARCH[board])
+    native = os.path.join(root, "native", "build", mpy.ARCH[board], "exi.mpy")
     if os.path.exists(native):
         files.append((native, NATIVE_DST, os.path.getsize(native)))
     return files

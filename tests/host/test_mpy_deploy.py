@@ -116,7 +116,8 @@ def _fake_root(tmp_path, bundles, board, native=False):
     if native:
         nb = root / "native" / "build"
         nb.mkdir(parents=True)
-        (nb / ("exi_%s.mpy" % mpy.ARCH[board])).write_bytes(b"M\x06" + b"\x00" * 98)
+        (nb / mpy.ARCH[board]).mkdir(parents=True, exist_ok=True)
+        (nb / mpy.ARCH[board] / "exi.mpy").write_bytes(b"M\x06" + b"\x00" * 98)
     return str(root)
 
 
@@ -187,7 +188,7 @@ def test_mpremote_commands(tmp_path, bundles):
             assert len(srcs) == 1
             copied[dest[1:]] = srcs[0]
     assert copied == dict((dst, src) for src, dst, _ in files)
-    assert copied["exi.mpy"].endswith("native/build/exi_xtensawin.mpy")
+    assert copied["exi.mpy"].endswith("native/build/xtensawin/exi.mpy")
     assert copied["main.py"].endswith("main.py")
     assert copied["firmware/hal/mcu.mpy"].endswith("build/mpy/esp32/firmware/hal/mcu.mpy")
 
