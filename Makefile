@@ -19,6 +19,10 @@ DEB_PKGS  ?=
 NET_DEBS  := iproute2 ethtool iputils-ping
 # the reference EXI codec (EXICodec.jar, run by Java 17) needs javax.mail for base64
 EXI_DEBS  := libmail-java
+# open-plc-utils' pev/evse (a real SLAC peer) and tshark (checks the pcapng we write)
+SLAC_DEBS := plc-utils-extra tshark
+# pyslac's EVSE side, in its own venv: it needs marshmallow<4
+PYSLAC    := .deps/pyslac
 # Josev (PyPI iso15118), a real EVCC, in a venv of its own: its pins clash with ours
 JOSEV     := .deps/josev
 export JOSEV_PYTHON := $(abspath $(JOSEV))/bin/python
@@ -26,7 +30,7 @@ export JOSEV_PYTHON := $(abspath $(JOSEV))/bin/python
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net \
-        exi exigen natmod bench-exi fuzz-exi
+        exi exigen natmod bench-exi fuzz-exi bench-slac
 
 help:
 	@echo "make setup            create .venv, install pinned host tools, unpack the natmod kit"
@@ -35,7 +39,7 @@ help:
 	@echo "make mpy BOARD=...    compile firmware/, lib/ and boards/BOARD with mpy-cross"
 	@echo "make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [DRY=1]   copy the bundle with mpremote"
 	@echo "make exi / exigen / natmod ARCH=x64|armv7emsp|xtensawin   build / regenerate the EXI codec"
-	@echo "make bench-exi / bench-plc / bench-net   print the codec, driver and stack figures"
+	@echo "make bench-exi / bench-slac / bench-plc / bench-net   print the figures"
 	@echo "make fuzz-exi [FUZZ_SECONDS=30]   libFuzzer run of the EXI decoder"
 
 setup: $(STAMP) $(KIT_DIR)/.stamp
@@ -76,9 +80,11 @@ test: setup
 
 # The real peers the interop tests use; a test whose peer is missing says so and skips.
 peers: setup
-	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS) $(EXI_DEBS)"
+	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS) $(EXI_DEBS) $(SLAC_DEBS)"
 	@test -x $(JOSEV)/bin/python || { python3 -m venv $(JOSEV) && \
 	  $(JOSEV)/bin/pip install -q --disable-pip-version-check iso15118==0.31.2 aiofile; }
+	@test -x $(PYSLAC)/bin/python || { python3 -m venv $(PYSLAC) && \
+	  $(PYSLAC)/bin/pip install -q --disable-pip-version-check pyslac==0.8.3 "marshmallow<4"; }
 
 test-cpython: setup peers exi
 	@set -o pipefail; $(PY) -m pytest -q -p no:cacheprovider tests 2>&1 | tee .pytest.log; rc=$$?; \
@@ -119,6 +125,9 @@ bench-exi: exi peers
 fuzz-exi: setup
 	@$(MAKE) --no-print-directory debs DEB_PKGS=clang
 	$(MAKE) -C native fuzz FUZZ_SECONDS=$(or $(FUZZ_SECONDS),30) PY=$(abspath $(PY))
+
+bench-slac: setup
+	$(PY) -m tools.bench_slac
 
 bench-plc: setup
 	$(PY) -m tools.bench_plc

@@ -192,7 +192,9 @@ class SlacEv:
                 break
         best = None
         for mac, (db, _n) in self.results.items():
-            if (self.limit_db is None or db < self.limit_db) and (best is None or db < self.results[best][0]):
+            if self.limit_db is not None and db >= self.limit_db:
+                continue
+            if best is None or db < self.results[best][0]:
                 best = mac
         if best is None:
             self._note("no charger within the attenuation limit")

@@ -32,6 +32,7 @@ class LocalModem:
         self.host_mac = bytes(host_mac) if host_mac else None
         self.setkeys = 0
         self.profiles_sent = 0
+        self.tap = None  # f(modem, frame): host <-> modem frames, for a pcap writer
         self._m = mme.Mme()
         self._buf = bytearray(160)
         self._orig_rx = model.receive_from_medium
@@ -52,6 +53,8 @@ class LocalModem:
         except mme.MmeError:
             return True  # the modem drops a malformed request
         self.setkeys += 1
+        if self.tap is not None:
+            self.tap(self, frame)
         self.host_mac = bytes(frame[6:12])
         self.nmk = m.field(m.o_nmk, mme.NMK_LEN)
         self.nid = m.field(m.o_nid, mme.NID_LEN)
@@ -59,9 +62,9 @@ class LocalModem:
             self.drop_setkey -= 1
             return True
         b = self._buf
-        k = mme.set_key_cnf(b, self.host_mac, self.mac, self.setkey_result, my_nonce=b"\x5a\x5a\x5a\x5a",
-                            your_nonce=m.field(m.o_my_nonce, 4), pid=m.pid, prn=m.prn, pmn=m.pmn)
-        self._orig_rx(bytes(b[:k]))
+        k = mme.set_key_cnf(b, self.host_mac, self.mac, self.setkey_result, b"\x5a\x5a\x5a\x5a",
+                            m.field(m.o_my_nonce, 4), m.pid, m.prn, m.pmn)
+        self._to_host(bytes(b[:k]))
         return True
 
     def _from_medium(self, frame):
@@ -74,4 +77,9 @@ class LocalModem:
         dst = self.host_mac or mme.BROADCAST
         k = mme.atten_profile_ind(b, dst, self.mac, pev, bytes([db]) * _GROUPS)
         self.profiles_sent += 1
-        self._orig_rx(bytes(b[:k]))
+        self._to_host(bytes(b[:k]))
+
+    def _to_host(self, frame):
+        if self.tap is not None:
+            self.tap(self, frame)
+        self._orig_rx(frame)

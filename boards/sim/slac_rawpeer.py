@@ -9,12 +9,11 @@ at B / 5 % at once and waits up to SECONDS for a car; the car matches. Both prin
 ``RESULT matched <mac> nid=<hex> nmk=<hex>`` or ``RESULT failed ...`` line and exit 0/1.
 """
 import asyncio
+import gc
 import sys
 
 from lib import clock
 from boards.linux.rawlink import ETH_P_HOMEPLUG, RawLink, if_mac
-from boards.sim.ev_slac import SlacEv
-from firmware.slac.evse import MATCHED, SlacEvse
 
 
 def _hex(b):
@@ -30,6 +29,8 @@ def _out(line):
 
 
 async def _evse(link, mac, secs):
+    from firmware.slac.evse import MATCHED, SlacEvse
+
     e = SlacEvse(link, mac, evse_id=b"DE*SIM*E0001")
     rx = asyncio.create_task(link.run(lambda mv: e.on_frame(mv, len(mv))))
     t = asyncio.create_task(e.run())
@@ -51,6 +52,8 @@ async def _evse(link, mac, secs):
 
 
 async def _ev(link, mac, secs):
+    from boards.sim.ev_slac import SlacEv
+
     ev = SlacEv(link, mac, attempts=max(1, secs // 2))
     rx = asyncio.create_task(link.run(lambda mv: ev.on_frame(mv, len(mv))))
     ok = await ev.match()
@@ -66,6 +69,12 @@ async def _ev(link, mac, secs):
 def main(argv):
     role, iface = argv[0], argv[1]
     secs = int(argv[2]) if len(argv) > 2 else 30
+    # load the code before the buffers: a small heap must not be fragmented first
+    if role == "evse":
+        import firmware.slac.evse  # noqa: F401
+    else:
+        import boards.sim.ev_slac  # noqa: F401
+    gc.collect()
     link = RawLink(iface, proto=ETH_P_HOMEPLUG)
     mac = if_mac(iface)
     coro = _evse(link, mac, secs) if role == "evse" else _ev(link, mac, secs)

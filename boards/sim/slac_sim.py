@@ -10,7 +10,7 @@ behaviour) + the firmware's QCA7000 driver + a SLAC side, on one simulated PLC m
 cross without the SPI layer): the same SLAC code at a fraction of the memory, for
 MicroPython runs in a small heap and for large parks.
 
-``atten`` gives the attenuation the charger's modem measures for a car's sounds (dB, or
+``db`` gives the attenuation the charger's modem measures for a car's sounds (dB, or
 f(pev_mac) -> dB), so a charging park with crosstalk can be laid out. ``lossy(med, {mmtype:
 count})`` drops the next ``count`` frames of a type on the wire.
 """
@@ -82,8 +82,10 @@ class Station:
         self.slac = None
 
     @classmethod
-    def charger(cls, med, mac, atten=20, profiles=True, name="evse", qca=True, **kw):
-        s = cls(med, name, atten, profiles, qca)
+    def charger(cls, med, mac, db=20, profiles=True, name="evse", qca=True, **kw):
+        """``db``: what the charger's modem measures for a car's sounds (dB or f(mac));
+        the other keywords go to SlacEvse (``atten`` is its attenuation *mode*)."""
+        s = cls(med, name, db, profiles, qca)
         s.slac = SlacEvse(s.drv, mac, name=name, **kw)
         s.drv.on_frame = s.slac.on_frame
         return s

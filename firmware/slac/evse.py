@@ -81,6 +81,10 @@ S_MATCHED = const(7)
 SESSION_NAMES = ("free", "wait_start", "sounding", "wait_rsp", "wait_match", "validate",
                  "toggles", "matched")
 
+# firmware.events kinds this module follows (tests check they agree)
+EV_CP_STATE = const(0)
+EV_DUTY = const(2)
+
 # pilot
 _CP_A = const(0)
 _CP_B = const(1)
@@ -182,6 +186,7 @@ class SlacEvse:
         self._nonce = bytearray(4)
         self._disclosed = False
         self._deadline = 0  # global: TT_EVSE_SLAC_init / TT_match_join
+        self._joined = False
         self._cp = -1
         self._duty = -1
         self._m = mme.Mme()
@@ -280,6 +285,13 @@ class SlacEvse:
         if self.state != OFF:
             self._end("pilot %d duty %d" % (cp, duty))
 
+    def on_event(self, kind, arg):
+        """A ``firmware.events.Bus`` subscriber: follows the charger's CP state and duty."""
+        if kind == EV_CP_STATE:
+            self.pilot(arg, self._duty)
+        elif kind == EV_DUTY:
+            self.pilot(self._cp, arg)
+
     def _toggle(self, prev, cp):
         # validation: C -> B after B -> C is one BCB toggle
         for s in self.sessions:
@@ -309,7 +321,7 @@ class SlacEvse:
 
     def link_established(self):
         """The higher layer saw the car on the link (stops TT_match_join)."""
-        self.join_ms = 0
+        self._joined = True
 
     # ---- receive -------------------------------------------------------------------
 
@@ -526,7 +538,8 @@ class SlacEvse:
             return
         b = self._buf()
         n = mme.slac_match_cnf(b, s.ev_mac, self.mac, s.ev_mac, self.mac, s.run_id, self.nid,
-                               self.nmk, evse_id=self.evse_id)
+                               self.nmk, pev_id=m.field(m.o_pev_id, mme.ID_LEN),
+                               evse_id=self.evse_id)
         self._send(b, n)
         self._disclosed = True
         if s.state == S_MATCHED:
@@ -538,6 +551,7 @@ class SlacEvse:
                 t.clear()  # the other cars chose, or will choose, another charger
         self.stats["matched"] += 1
         self._set_state(MATCHED)
+        self._joined = False
         if self.join_ms:
             self._deadline = clock.ticks_add(clock.ticks_ms(), self.join_ms)
         log.info(_TAG, "%s: matched %s (%d dB over %d sounds)", self.name, _hex(s.ev_mac),
@@ -577,7 +591,7 @@ class SlacEvse:
                 self.on_failed("TT_EVSE_SLAC_init")
             return
         if self.state == MATCHED:
-            if self.join_ms and clock.ticks_diff(now, self._deadline) >= 0:
+            if self.join_ms and not self._joined and clock.ticks_diff(now, self._deadline) >= 0:
                 self._end("TT_match_join")
                 if self._cp == _CP_B or self._cp == _CP_C or self._cp == _CP_D:
                     self._listen()
@@ -621,7 +635,7 @@ class SlacEvse:
         best = _IDLE_WAIT
         if self._key_pending:
             best = _min_until(best, now, self._key_deadline)
-        if self.state == WAITING or (self.state == MATCHED and self.join_ms):
+        if self.state == WAITING or (self.state == MATCHED and self.join_ms and not self._joined):
             best = _min_until(best, now, self._deadline)
         for s in self.sessions:
             if s.state != S_FREE and s.state != S_MATCHED:
