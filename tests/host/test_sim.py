@@ -99,3 +99,15 @@ def test_plot_of_a_session(tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10000
+
+
+def test_slac_scenario_writes_a_pcapng(tmp_path):
+    cap = tmp_path / "slac.pcapng"
+    r = _cli("--scenario", "slac", "--quiet", "--pcap", str(cap))
+    assert r.returncode == 0, r.stdout + r.stderr
+    from tools import pcap
+
+    data = cap.read_bytes()
+    assert data[:4] == b"\x0a\x0d\x0d\x0a"  # pcapng section header block
+    frames = list(pcap.read_frames(data))
+    assert len(frames) >= 15  # set-key, param, start-atten x3, sounds x10, atten-char, match

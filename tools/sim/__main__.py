@@ -7,6 +7,7 @@
   --heap KB                 MicroPython heap cap (default 128)
   --json FILE               write the event log of the scenario as JSON
   --plot FILE.png           and draw it (CP state, duty, current, energy, faults)
+  --pcap FILE.pcapng        the PLC frames of a scenario that has them (slac*)
   --quiet                   no timeline
   --seed N                  noise seed
 
@@ -22,7 +23,7 @@ _FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "-h", "--help")
 
 def parse(argv):
     opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None,
-            "plot": None}
+            "plot": None, "pcap": None}
     flags = []
     i = 0
     while i < len(argv):
@@ -84,7 +85,8 @@ def main(argv):
         if opts["seed"] is not None:
             sc[1]["seed"] = int(opts["seed"])
         sim = runner.run(name, sc, "build/sim/%s-%s" % (RUNTIME, name), quiet=quiet,
-                         json_path=opts["json"] if len(names) == 1 else None)
+                         json_path=opts["json"] if len(names) == 1 else None,
+                         pcap_path=opts["pcap"] if len(names) == 1 else None)
         status = "ok" if not sim.failures else "FAILED"
         print("%s: scenario %-26s %s  (%.0f s simulated)" % (RUNTIME, name, status, sim.duration))
         for f in sim.failures:

@@ -20,7 +20,7 @@ def micropython_runs(names, argv, heap, jobs=2):
             skip = False
         elif a in ("--runtime", "--heap", "--scenario"):
             skip = True
-        elif i and argv[i - 1] == "--json":
+        elif i and argv[i - 1] in ("--json", "--pcap"):
             keep.append(os.path.abspath(a))
         elif a != "--all":
             keep.append(a)
@@ -30,14 +30,21 @@ def micropython_runs(names, argv, heap, jobs=2):
     os.makedirs(cwd, exist_ok=True)
     if len(names) > 1 and "--quiet" not in keep:
         keep.append("--quiet")
-    base = [mpbuild.micropython(), "-X", "heapsize=%sK" % heap, "-m", "tools.sim"] + keep
+    from tools.sim import scenarios
+
+    def cmd(name):
+        need = scenarios.find(name)[1].get("heap_kb", 0)
+        kb = max(int(heap), need)
+        return [mpbuild.micropython(), "-X", "heapsize=%dK" % kb, "-m", "tools.sim"] + keep + [
+            "--scenario", name]
+
     pending = list(names)
     running = []
     failed = []
     while pending or running:
         while pending and len(running) < jobs:
             name = pending.pop(0)
-            p = subprocess.Popen(base + ["--scenario", name], cwd=cwd, env=mpbuild.env(out),
+            p = subprocess.Popen(cmd(name), cwd=cwd, env=mpbuild.env(out),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             running.append((name, p))
         name, p = running.pop(0)

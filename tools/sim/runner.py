@@ -96,7 +96,7 @@ class Recorder:
 class Sim:
     """What a scenario script sees: the world, the firmware, and assertions."""
 
-    def __init__(self, name, fs_root, setup, quiet=False, json_file=None):
+    def __init__(self, name, fs_root, setup, quiet=False, json_file=None, pcap_path=None):
         self.name = name
         self.setup = setup
         self.world = World(fs_root, seed=setup.get("seed", 1), tethered=setup.get("tethered", False),
@@ -113,6 +113,7 @@ class Sim:
         self.rec = Recorder(self, quiet, json_file)
         self.allow_open_under_load = setup.get("allow_open_under_load", False)
         self.duration = 0.0
+        self.pcap_path = pcap_path  # where a scenario writes its PLC frames (pcapng)
 
     # ---- firmware lifecycle ---------------------------------------------------------------
 
@@ -220,7 +221,7 @@ def check_invariants(sim):
         sim.fail("invariant: contactor opened under load %d time(s)" % c.opened_under_load)
 
 
-def run(name, scenario, fs_root, quiet=False, json_path=None):
+def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None):
     """Run one scenario; returns the Sim (``sim.failures`` empty when it passed)."""
     desc, setup, script = scenario
     fs.remove_tree(fs_root)
@@ -229,7 +230,7 @@ def run(name, scenario, fs_root, quiet=False, json_path=None):
     out = open(json_path, "w") if json_path else None
     if out is not None:
         out.write('{"scenario": %s, "rows": [' % json.dumps(name))
-    sim = Sim(name, fs_root, setup, quiet, out)
+    sim = Sim(name, fs_root, setup, quiet, out, pcap_path)
     log.set_sink(_mute if quiet else sim.log_sink)
     if not quiet:
         print("== scenario %s: %s" % (name, desc))

@@ -5,7 +5,8 @@ One module per scenario, imported only when it runs, so a MicroPython run holds 
 firmware and one scenario, not all of them. ``DESCRIPTION`` says what it shows;
 ``SETUP`` holds the firmware config overrides (``cfg``), the vehicle's parameters
 (``ev``), the cable (``cable_ohms``; None for a cable without coding resistor),
-``tethered`` and ``allow_open_under_load``; ``run(sim)`` is the script.
+``tethered``, ``allow_open_under_load`` and ``heap_kb`` (the MicroPython heap it needs
+at least, when more than the run's ``--heap``); ``run(sim)`` is the script.
 """
 from firmware.iec61851 import charger as chg
 from firmware.iec61851 import faults
@@ -17,7 +18,7 @@ _NAMES = (
     "auth_external no_diode cp_short state_d_no_ventilation state_d_ventilation "
     "cp_noise adc_out_of_range rcd_trip welded contactor_fails_to_close overcurrent "
     "unplug_while_charging power_loss pp_open pp_invalid pp_changed lock_jammed "
-    "rcd_selftest_fails driver_error "
+    "rcd_selftest_fails driver_error slac slac_lost_frames slac_two_cars "
 )
 NAMES = _NAMES.split()
 
