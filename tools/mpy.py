@@ -67,13 +67,13 @@ def sources(board, root=ROOT):
     return out
 
 
-def _compile(mpy_cross, arch, root, out_dir, rel):
+def _compile(mpy_cross, arch, root, out_dir, rel, opt="-O3"):
     dst_rel = rel[:-3] + ".mpy"
     dst = os.path.join(out_dir, dst_rel)
     # -s: the path tracebacks on the device show. -O3 as MicroPython freezes its own
     # asyncio: no line-number tables and no asserts (input is never checked by assert
     # here), a fifth less RAM for the loaded code.
-    cmd = [mpy_cross, "-O3", "-o", dst, "-s", rel]
+    cmd = [mpy_cross, opt, "-o", dst, "-s", rel]
     if arch:
         cmd.append("-march=" + arch)
     cmd.append(os.path.join(root, rel))

@@ -2,10 +2,10 @@
 for MicroPython runs: a device runs precompiled code too, and compiling source on the
 unix port would need more heap than the firmware itself. Host only (CPython)."""
 import os
-import subprocess
 import sys
 
 import tools
+from tools import mpy
 
 TREES = ("firmware", "lib", "boards", "tools/sim", "tools/__init__.py")
 TEST_TREES = TREES + ("tests/common", "tests/__init__.py", "tests/mprun.py")
@@ -45,12 +45,11 @@ def build(out=OUT, trees=TREES):
         if os.path.exists(dst) and os.path.getmtime(dst) >= os.path.getmtime(full):
             continue
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        # code as the device bundle has it (-O3, see tools/mpy.py); tests keep their asserts
-        opt = "-O0" if src.startswith("tests/") else "-O3"
-        r = subprocess.run([cross, "-march=x64", opt, "-s", src, "-o", dst, full],
-                           capture_output=True, text=True)
-        if r.returncode:
-            errors.append("%s: %s" % (src, (r.stderr or r.stdout).strip()))
+        # code as the device bundle has it (-O3); tests keep their asserts
+        try:
+            mpy._compile(cross, "x64", tools.ROOT, out, src, "-O0" if src.startswith("tests/") else "-O3")
+        except mpy.BuildError as e:
+            errors.append(str(e))
     for dirpath, _d, filenames in os.walk(out):
         for f in filenames:  # a deleted source must not linger as .mpy
             p = os.path.join(dirpath, f)
