@@ -15,6 +15,9 @@ from firmware.storage import fs
 
 _TAG = "main"
 _SESSION_PERIOD_MS = 1000
+# resolved now, not at the first App(): asyncio loads its Event module lazily, and a big
+# allocation late in a long-running heap is the one that fails
+_Event = asyncio.Event
 
 
 def load_config(board, overrides=None):
@@ -52,7 +55,7 @@ class App:
         self.charger = Charger(board, self.cfg, self.session, self.bus)
         self.recovered = self.record.recover()
         self.errors = 0  # exceptions caught in the charger's step
-        self._stop = asyncio.Event()
+        self._stop = _Event()
 
     async def _charger_task(self):
         period = self.cfg["cp_period_ms"]

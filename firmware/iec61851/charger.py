@@ -80,11 +80,6 @@ class Charger:
         self._prep = _PREP_RCD_TEST
         self._lock_tries = 0
         self._after_stop = FINISHED
-        self._fault_seen_a = False
-        self._handlers = (
-            self._idle, self._connected, self._ready, self._charging, self._paused,
-            self._stopping, self._finished, self._fault,
-        )
         self._set_duty(pwm.DUTY_X1)
         board.contactor.set(False)
         if board.lock is not None:
@@ -135,7 +130,6 @@ class Charger:
         log.warn(_TAG, "fault %s in %s", faults.name(code), NAMES[self.state])
         self.fault = code
         self._t_fault = now
-        self._fault_seen_a = False
         self.bus.emit(events.FAULT, code)
         self._set_duty(pwm.DUTY_X1)
         self._t_withdraw = now
@@ -156,7 +150,7 @@ class Charger:
             self.board.meter.update()
         if self.state != FAULT:
             if self._check_safety(cp, now):
-                self._handlers[self.state](cp, now)
+                _HANDLERS[self.state](self, cp, now)
         else:
             self._fault(cp, now)
             if self.closed and (cp == states.A or cp == states.E or self.board.rcd.tripped()):
@@ -498,3 +492,10 @@ class Charger:
 
 
 _LED = (hal.LED_IDLE, hal.LED_PLUGGED, hal.LED_PLUGGED, hal.LED_CHARGING, hal.LED_PAUSED, hal.LED_PLUGGED, hal.LED_PLUGGED, hal.LED_FAULT)
+
+
+# one handler per charger state, indexed by the state (FAULT's runs from step() itself)
+_HANDLERS = (
+    Charger._idle, Charger._connected, Charger._ready, Charger._charging, Charger._paused,
+    Charger._stopping, Charger._finished, Charger._fault,
+)

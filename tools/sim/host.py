@@ -54,6 +54,9 @@ def micropython_runs(names, argv, heap, jobs=2):
         if p.returncode != 0:
             failed.append(name)
     if len(names) > 1:
-        print("MicroPython: %d scenarios passed, %d failed%s (heap %s KB)" % (
-            len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else "", heap))
+        more = ["%s %d" % (n, scenarios.find(n)[1]["heap_kb"]) for n in names
+                if scenarios.find(n)[1].get("heap_kb", 0) > int(heap)]
+        print("MicroPython: %d scenarios passed, %d failed%s (heap %s KB%s)" % (
+            len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else "", heap,
+            ("; " + ", ".join(more)) if more else ""))
     return 1 if failed else 0

@@ -117,11 +117,14 @@ class Sim:
 
     # ---- firmware lifecycle ---------------------------------------------------------------
 
-    def boot(self):
+    def boot(self, app=None):
+        """Power on and start the firmware (``app``: one built beforehand)."""
         self.board.power_on()
-        gc.collect()
-        self.app = App(self.board, self.cfg)
-        self.app.bus.subscribe(self.rec.on_event)
+        if app is None:
+            gc.collect()
+            app = App(self.board, self.cfg)
+        self.app = app
+        app.bus.subscribe(self.rec.on_event)
         self._app_task = asyncio.create_task(self.app.run())
         self.rec.row("boot", "recovered session %d" % self.app.recovered["id"] if self.app.recovered else None)
 
@@ -133,6 +136,7 @@ class Sim:
         self.board.power_off()
         self.app = self._app_task = None  # the old firmware's RAM is gone with the power
         await self.sleep(seconds)
+        self.rec.row("power_on")
         self.boot()
 
     async def shutdown(self):
@@ -190,9 +194,10 @@ class Sim:
             self.rec.row("sample", None, n % _SAMPLE_S == 0)
 
 
-async def _main(sim, script):
+async def _main(sim, script, app):
     world_task = asyncio.create_task(sim.world.run())
-    sim.boot()
+    sim.boot(app)
+    app = None  # a power cut must be able to free it
     sampler = asyncio.create_task(sim._sampler())
     try:
         await script(sim)
@@ -232,11 +237,16 @@ def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None):
         out.write('{"scenario": %s, "rows": [' % json.dumps(name))
     sim = Sim(name, fs_root, setup, quiet, out, pcap_path)
     log.set_sink(_mute if quiet else sim.log_sink)
+    # the firmware first, into a heap not yet cut up by the run (as a device boots)
+    gc.collect()
+    app = App(sim.board, sim.cfg)
     if not quiet:
         print("== scenario %s: %s" % (name, desc))
         print("%9s  CP duty  K    current  energy  charger   event" % "t(s)")
     try:
-        vtime.run(_main(sim, script))
+        main = _main(sim, script, app)
+        app = None
+        vtime.run(main)
         check_invariants(sim)
     finally:
         vtime.uninstall()
