@@ -3,7 +3,7 @@
   --list-scenarios          list the scenarios
   --scenario NAME           run one (default: basic_ac) and print its timeline
   --all                     run every scenario (summary only unless --verbose)
-  --runtime cpython|micropython   where the firmware runs (default: this interpreter)
+  --runtime cpython|micropython   where the firmware runs (default: cpython, in-process)
   --heap KB                 MicroPython heap cap (default 128)
   --json FILE               write the event log of the scenario as JSON
   --plot FILE.png           and draw it (CP state, duty, current, energy, faults)
@@ -11,13 +11,12 @@
   --quiet                   no timeline
   --seed N                  noise seed
 
-Exits 0 only when every scenario run ended as expected. This file runs under CPython and
-under MicroPython (``micropython -m tools.sim``), so it parses its own arguments.
+Exits 0 only when every scenario run ended as expected. Host (CPython): MicroPython runs
+go through ``tools.sim.child``, one process per scenario on the .mpy tree.
 """
 import sys
 
-IS_MP = sys.implementation.name == "micropython"
-RUNTIME = "micropython" if IS_MP else "cpython"
+RUNTIME = "cpython"
 _FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "-h", "--help")
 
 
@@ -46,8 +45,7 @@ def main(argv):
         return 0
     if opts["runtime"] not in ("cpython", "micropython"):
         raise SystemExit("tools.sim: --runtime must be cpython or micropython")
-    if not IS_MP:
-        import tools  # noqa: F401  (puts the MicroPython stand-ins on sys.path)
+    import tools  # noqa: F401  (puts the MicroPython stand-ins on sys.path)
     from tools.sim import scenarios
 
     if "--list-scenarios" in flags:
@@ -61,19 +59,17 @@ def main(argv):
         names = [opts["scenario"]]
         quiet = "--quiet" in flags
     if opts["plot"]:
-        if IS_MP or len(names) != 1:
+        if len(names) != 1:
             raise SystemExit("tools.sim: --plot draws one scenario, from CPython")
         if not opts["json"]:
             opts["json"] = "build/sim/%s.json" % names[0]
             argv = argv + ["--json", opts["json"]]
         i = argv.index("--plot")
         argv = argv[:i] + argv[i + 2:]
-    if opts["runtime"] != RUNTIME:
-        if IS_MP:
-            raise SystemExit("tools.sim: start CPython runs from CPython")
+    if opts["runtime"] == "micropython":
         from tools.sim.host import micropython_runs
 
-        rc = micropython_runs(names, argv, opts["heap"])
+        rc = micropython_runs(names, opts, quiet)
         return _plot(opts) or rc
     from tools.sim import runner
 
@@ -84,21 +80,15 @@ def main(argv):
             raise SystemExit("tools.sim: no scenario %r (see --list-scenarios)" % name)
         if opts["seed"] is not None:
             sc[1]["seed"] = int(opts["seed"])
-        sim = runner.run(name, sc, "build/sim/%s-%s" % (RUNTIME, name), quiet=quiet,
+        sim = runner.run(name, sc, "build/sim/cpython-" + name, quiet=quiet,
                          json_path=opts["json"] if len(names) == 1 else None,
                          pcap_path=opts["pcap"] if len(names) == 1 else None)
-        status = "ok" if not sim.failures else "FAILED"
-        print("%s: scenario %-26s %s  (%.0f s simulated)" % (RUNTIME, name, status, sim.duration))
-        for f in sim.failures:
-            print("    - " + f)
-        if not quiet:
-            _summary(sim)
+        runner.report(sim, "cpython", quiet)
         if sim.failures:
             failed.append(name)
     _plot(opts)
-    label = "MicroPython" if IS_MP else "CPython"
     print("%s: %d scenarios passed, %d failed%s" % (
-        label, len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
+        "CPython", len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
     return 1 if failed else 0
 
 
@@ -111,18 +101,6 @@ def _plot(opts):
         with open(opts["json"]) as f:
             plot.plot(json.load(f), opts["plot"])
         print("plot:", opts["plot"])
-
-
-def _summary(sim):
-    s = sim.session
-    print("-- summary")
-    for rec in sim.app.record.done:
-        print("   session %d (%s): %d Wh, ended %s" % (
-            rec["id"], rec.get("tag"), rec["wh"] - rec["wh0"], rec["reason"]))
-    print("   car received %d Wh; contactor operations %d; opened under load %d" % (
-        sim.ev.received_wh(), sim.board.contactor.operations, sim.board.contactor.opened_under_load))
-    if s.current is not None:
-        print("   session %d still running" % s.current.sid)
 
 
 sys.exit(main(sys.argv[1:]))

@@ -3,6 +3,7 @@ the scenario's script, in virtual time. Common subset: runs under both runtimes.
 import asyncio
 import gc
 import json
+import sys
 
 from lib import clock, log
 from firmware import config, events
@@ -203,14 +204,12 @@ async def _main(sim, script, app):
         await script(sim)
     except Exception as e:  # a crash in the firmware or the script fails the scenario
         sim.fail("exception: %r" % (e,))
-        if hasattr(e, "__traceback__"):
+        try:
+            sys.print_exception(e)  # MicroPython
+        except AttributeError:
             import traceback
 
-            traceback.print_exception(type(e), e, e.__traceback__)
-        else:
-            import sys
-
-            sys.print_exception(e)
+            traceback.print_exception(e)
     finally:
         sampler.cancel()
         world_task.cancel()
@@ -261,3 +260,27 @@ def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None):
 
 def _mute(*_args):
     pass
+
+
+def report(sim, runtime, quiet):
+    """The result line of a scenario (``make test`` counts these), its failures, and
+    unless ``quiet`` a summary."""
+    print("%s: scenario %-26s %s  (%.0f s simulated)" % (
+        runtime, sim.name, "FAILED" if sim.failures else "ok", sim.duration))
+    for f in sim.failures:
+        print("    - " + f)
+    if not quiet:
+        _summary(sim)
+
+
+def _summary(sim):
+    """What the session log and the car say at the end."""
+    s = sim.session
+    print("-- summary")
+    for rec in sim.app.record.done:
+        print("   session %d (%s): %d Wh, ended %s" % (
+            rec["id"], rec.get("tag"), rec["wh"] - rec["wh0"], rec["reason"]))
+    print("   car received %d Wh; contactor operations %d; opened under load %d" % (
+        sim.ev.received_wh(), sim.board.contactor.operations, sim.board.contactor.opened_under_load))
+    if s.current is not None:
+        print("   session %d still running" % s.current.sid)

@@ -2,10 +2,7 @@
 from tools.sim.scenarios import charge_for, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'power cut while charging: the session is closed as PowerLoss on reboot'
-# The firmware boots twice in one process here; measured under MicroPython, about 4 KB of
-# the first run's heap is still held when the second boots (a device's reset starts from
-# an empty heap), so this one scenario gets 8 KB more than the others.
-SETUP = dict(heap_kb=136, ev={"target_wh": 100000}, cfg={"checkpoint_s": 60}, allow_open_under_load=True)
+SETUP = dict(ev={"target_wh": 100000}, cfg={"checkpoint_s": 60}, allow_open_under_load=True)
 
 
 async def run(sim):
