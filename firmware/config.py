@@ -17,6 +17,7 @@ DEFAULTS = {
     "cp_period_ms": 10,
     "meter_period_ms": 250,
     "checkpoint_s": 60,  # how often a running session's energy is persisted
+    "ocpp_url": "",  # ws(s)://host:port/path/<chargePointId>; "" = no OCPP client
 }
 
 _RANGES = {

@@ -55,6 +55,11 @@ class App:
         self.charger = Charger(board, self.cfg, self.session, self.bus)
         self.recovered = self.record.recover()
         self.errors = 0  # exceptions caught in the charger's step
+        self.ocpp = None
+        if self.cfg["ocpp_url"]:
+            from firmware.ocpp.chargepoint import attach  # only loaded when configured
+
+            attach(self, self.cfg["ocpp_url"])  # sets self.ocpp
         self._stop = _Event()
 
     async def _charger_task(self):
@@ -85,6 +90,8 @@ class App:
     async def run(self):
         log.info(_TAG, "starting on %s", self.board.name)
         tasks = [asyncio.create_task(self._charger_task()), asyncio.create_task(self._session_task())]
+        if self.cfg["ocpp_url"]:  # a client attached by the caller is run by the caller
+            tasks.append(asyncio.create_task(self.ocpp.run()))
         try:
             await self._stop.wait()
         finally:

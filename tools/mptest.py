@@ -1,7 +1,8 @@
 """python -m tools.mptest [substring]: the common tests under the MicroPython unix port.
 
 Compiles the tree to .mpy (as it would be deployed) and runs each test module in its own
-micropython process with the capped heap, two at a time, then prints one summary line.
+micropython process with the capped heap (more where a module says ``MPTEST_HEAP_KB = N``),
+two at a time, then prints one summary line.
 Host only (CPython).
 """
 import os
@@ -24,14 +25,24 @@ def main(argv):
                    if f.startswith("test_") and f.endswith(".mpy") and only in f)
     cwd = os.path.join(tools.ROOT, "build", "mpy-run")
     os.makedirs(cwd, exist_ok=True)
-    cmd = [mpbuild.micropython(), "-X", "heapsize=%sK" % heap, "-m", "tests.mprun"]
+    raised = []
+
+    def cmd(name):
+        # a module may ask for more with a line "MPTEST_HEAP_KB = N" (whole-App tests)
+        with open(os.path.join(tools.ROOT, "tests", "common", name + ".py")) as f:
+            m = re.search(r"^MPTEST_HEAP_KB = (\d+)", f.read(), re.M)
+        kb = max(int(heap), int(m.group(1)) if m else 0)
+        if kb > int(heap):
+            raised.append("%s %d" % (name, kb))
+        return [mpbuild.micropython(), "-X", "heapsize=%dK" % kb, "-m", "tests.mprun", name]
+
     passed = failed = 0
     bad = []
     pending, running = list(names), []
     while pending or running:
         while pending and len(running) < 2:
             n = pending.pop(0)
-            running.append((n, subprocess.Popen(cmd + [n], cwd=cwd, env=mpbuild.env(out),
+            running.append((n, subprocess.Popen(cmd(n), cwd=cwd, env=mpbuild.env(out),
                                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                                 text=True)))
         n, p = running.pop(0)
@@ -47,8 +58,9 @@ def main(argv):
         if int(m.group(2)):
             bad.append(n)
             print("== %s\n%s" % (n, "\n".join(ln for ln in text.splitlines() if not ln.startswith(("I ", "W ", "E ")))))
-    print("MicroPython: %d passed, %d failed (tests/common, %d modules, heap %s KB)%s" % (
-        passed, failed, len(names), heap, (": " + ", ".join(bad)) if bad else ""))
+    print("MicroPython: %d passed, %d failed (tests/common, %d modules, heap %s KB%s)%s" % (
+        passed, failed, len(names), heap, ("; " + ", ".join(raised)) if raised else "",
+        (": " + ", ".join(bad)) if bad else ""))
     return 1 if failed else 0
 
 

@@ -3,7 +3,6 @@ import asyncio
 import random
 
 from lib import clock, log
-from firmware.ocpp.wsproto import WsError
 
 _TAG = "ws"
 
@@ -37,6 +36,8 @@ async def connect_retry(connect, backoff, attempts=0, sleep_ms=None):
     """Await ``connect()`` until it succeeds, sleeping ``backoff.next_ms()`` between
     failures (OSError, asyncio.TimeoutError, WsError); ``attempts`` > 0 bounds the tries
     (the last error is raised). The back-off is reset on success."""
+    from firmware.ocpp.wsproto import WsError  # here: Backoff alone needs no WebSocket code
+
     sleep_ms = sleep_ms or clock.sleep_ms
     tries = 0
     while True:

@@ -10,6 +10,7 @@ import asyncio
 
 from lib import clock, log
 from firmware.ocpp import admin, boot, deliver, status, timefmt, trigger, tx
+from firmware.ocpp.backoff import Backoff
 from firmware.ocpp.config import Config
 from firmware.ocpp.rpc import Rpc
 from firmware.ocpp.txq import TxQueue
@@ -90,7 +91,7 @@ class ChargePoint:
         tasks = [asyncio.create_task(f()) for f in (
             self.boot.heartbeat, self.status.run, self.tx.sampler, self._deliver)]
         try:
-            await self.rpc.run(self._connect or self._ws_connect, backoff, self.boot.on_connect)
+            await self._link(self._connect or self._ws_connect, backoff or Backoff())
         finally:
             for t in tasks:
                 t.cancel()
@@ -99,6 +100,25 @@ class ChargePoint:
                     await t
                 except BaseException:
                     pass
+
+    async def _link(self, connect, backoff):
+        # Rpc.run's loop, without importing the WebSocket code for other transports.
+        while True:
+            try:
+                conn = await connect()
+            except Exception as e:  # OSError, TimeoutError, WsError
+                delay = backoff.next_ms()
+                log.warn(_TAG, "connect failed (%s: %s), retry in %d ms", type(e).__name__, e, delay)
+                await clock.sleep_ms(delay)
+                continue
+            backoff.reset()
+            asyncio.create_task(self.boot.on_connect())
+            self.poke()
+            try:
+                await self.rpc.serve(conn)
+            finally:
+                await conn.close()
+            await clock.sleep_ms(backoff.next_ms())
 
     async def _deliver(self):
         await deliver.run(self)

@@ -2,7 +2,7 @@
 SmartCharging, FirmwareManagement; AuthorizationKey of the security extension), kept in a
 ``kv.Store``, with GetConfiguration and ChangeConfiguration semantics.
 
-A key is ``(name, kind, flags, default)``; kinds: ``i`` integer >= 0, ``b`` boolean,
+A key is ``(name, kind, flags, default)`` (see ``keys()``); kinds: ``i`` integer >= 0, ``b`` boolean,
 ``c`` comma-separated list whose items must be in the key's member set, ``s`` string.
 Flags: read-only, reboot required (a change is persisted but takes effect at the next
 boot: ChangeConfiguration answers RebootRequired), write-only (a secret, never reported).
@@ -25,62 +25,61 @@ MEASURANDS = ("Energy.Active.Import.Register", "Power.Active.Import", "Current.I
 _ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 _PROFILES = ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
              "SmartCharging", "RemoteTrigger")
-_MV = "Energy.Active.Import.Register,Power.Active.Import,Current.Import"
-
-KEYS = (
-    # Core (OCPP 1.6 section 9.1)
-    ("AllowOfflineTxForUnknownId", "b", 0, False),
-    ("AuthorizationCacheEnabled", "b", 0, True),
-    ("AuthorizeRemoteTxRequests", "b", 0, True),
-    ("BlinkRepeat", "i", 0, 3),
-    ("ClockAlignedDataInterval", "i", 0, 0),
-    ("ConnectionTimeOut", "i", 0, 60),
-    ("ConnectorPhaseRotation", "c", 0, "1.RST"),
-    ("ConnectorPhaseRotationMaxLength", "i", _RO, 2),
-    ("GetConfigurationMaxKeys", "i", _RO, 64),
-    ("HeartbeatInterval", "i", 0, 300),
-    ("LightIntensity", "i", 0, 100),
-    ("LocalAuthorizeOffline", "b", 0, True),
-    ("LocalPreAuthorize", "b", 0, False),
-    ("MaxEnergyOnInvalidId", "i", 0, 0),
-    ("MeterValuesAlignedData", "c", 0, "Energy.Active.Import.Register"),
-    ("MeterValuesAlignedDataMaxLength", "i", _RO, 5),
-    ("MeterValuesSampledData", "c", 0, _MV),
-    ("MeterValuesSampledDataMaxLength", "i", _RO, 5),
-    ("MeterValueSampleInterval", "i", 0, 60),
-    ("MinimumStatusDuration", "i", 0, 0),
-    ("NumberOfConnectors", "i", _RO, 1),
-    ("ResetRetries", "i", 0, 1),
-    ("StopTransactionOnEVSideDisconnect", "b", 0, True),
-    ("StopTransactionOnInvalidId", "b", 0, True),
-    ("StopTxnAlignedData", "c", 0, ""),
-    ("StopTxnAlignedDataMaxLength", "i", _RO, 5),
-    ("StopTxnSampledData", "c", 0, ""),
-    ("StopTxnSampledDataMaxLength", "i", _RO, 5),
-    ("SupportedFeatureProfiles", "c", _RO, "Core,RemoteTrigger"),
-    ("SupportedFeatureProfilesMaxLength", "i", _RO, 6),
-    ("TransactionMessageAttempts", "i", 0, 3),
-    ("TransactionMessageRetryInterval", "i", 0, 60),
-    ("UnlockConnectorOnEVSideDisconnect", "b", 0, True),
-    ("WebSocketPingInterval", "i", 0, 60),
-    # LocalAuthListManagement (9.2)
-    ("LocalAuthListEnabled", "b", 0, True),
-    ("LocalAuthListMaxLength", "i", _RO, 1000),
-    ("SendLocalListMaxLength", "i", _RO, 100),
-    # Reservation (9.3)
-    ("ReserveConnectorZeroSupported", "b", _RO, False),
-    # SmartCharging (9.4)
-    ("ChargeProfileMaxStackLevel", "i", _RO, 8),
-    ("ChargingScheduleAllowedChargingRateUnit", "c", _RO, "Current,Power"),
-    ("ChargingScheduleMaxPeriods", "i", _RO, 24),
-    ("ConnectorSwitch3to1PhaseSupported", "b", _RO, False),
-    ("MaxChargingProfilesInstalled", "i", _RO, 8),
-    # FirmwareManagement (9.5)
-    ("SupportedFileTransferProtocols", "c", _RO, "HTTP,HTTPS"),
-    # Security extension: the Basic-auth password; the connection uses it from the next
-    # boot on, so a change never cuts the link it arrived on.
-    ("AuthorizationKey", "s", _REBOOT | _SECRET, ""),
-)
+# One line per key: name, kind, flags (r read-only, b reboot required, w write-only
+# secret, - none), default. One string constant costs far less RAM than a table of
+# tuples (every name would be an interned string).
+_TABLE = """\
+AllowOfflineTxForUnknownId b - false
+AuthorizationCacheEnabled b - true
+AuthorizeRemoteTxRequests b - true
+BlinkRepeat i - 3
+ClockAlignedDataInterval i - 0
+ConnectionTimeOut i - 60
+ConnectorPhaseRotation c - 1.RST
+ConnectorPhaseRotationMaxLength i r 2
+GetConfigurationMaxKeys i r 64
+HeartbeatInterval i - 300
+LightIntensity i - 100
+LocalAuthorizeOffline b - true
+LocalPreAuthorize b - false
+MaxEnergyOnInvalidId i - 0
+MeterValuesAlignedData c - Energy.Active.Import.Register
+MeterValuesAlignedDataMaxLength i r 5
+MeterValuesSampledData c - Energy.Active.Import.Register,Power.Active.Import,Current.Import
+MeterValuesSampledDataMaxLength i r 5
+MeterValueSampleInterval i - 60
+MinimumStatusDuration i - 0
+NumberOfConnectors i r 1
+ResetRetries i - 1
+StopTransactionOnEVSideDisconnect b - true
+StopTransactionOnInvalidId b - true
+StopTxnAlignedData c -
+StopTxnAlignedDataMaxLength i r 5
+StopTxnSampledData c -
+StopTxnSampledDataMaxLength i r 5
+SupportedFeatureProfiles c r Core,RemoteTrigger
+SupportedFeatureProfilesMaxLength i r 6
+TransactionMessageAttempts i - 3
+TransactionMessageRetryInterval i - 60
+UnlockConnectorOnEVSideDisconnect b - true
+WebSocketPingInterval i - 60
+LocalAuthListEnabled b - true
+LocalAuthListMaxLength i r 1000
+SendLocalListMaxLength i r 100
+ReserveConnectorZeroSupported b r false
+ChargeProfileMaxStackLevel i r 8
+ChargingScheduleAllowedChargingRateUnit c r Current,Power
+ChargingScheduleMaxPeriods i r 24
+ConnectorSwitch3to1PhaseSupported b r false
+MaxChargingProfilesInstalled i r 8
+SupportedFileTransferProtocols c r HTTP,HTTPS
+AuthorizationKey s bw
+"""
+# Sections of the table: Core (OCPP 1.6 section 9.1) up to WebSocketPingInterval, then
+# LocalAuthListManagement (9.2), Reservation (9.3), SmartCharging (9.4),
+# FirmwareManagement (9.5), and AuthorizationKey of the security extension (the
+# Basic-auth password: used from the next boot on, so a change never cuts the link it
+# arrived on).
 
 # Keys whose lists are checked against a member set, and the key holding the max length.
 _LISTS = {
@@ -92,6 +91,22 @@ _LISTS = {
     "SupportedFeatureProfiles": (_PROFILES, "SupportedFeatureProfilesMaxLength"),
 }
 
+
+def keys():
+    """Yield ``(name, kind, flags, default)`` for every key, in the table's order."""
+    i = 0
+    t = _TABLE
+    while i < len(t):
+        j = t.index("\n", i)
+        f = t[i:j].split(" ", 3)
+        i = j + 1
+        flags = (_RO if "r" in f[2] else 0) | (_REBOOT if "b" in f[2] else 0) \
+            | (_SECRET if "w" in f[2] else 0)
+        d = f[3] if len(f) > 3 else ""
+        kind = f[1]
+        yield f[0], kind, flags, (int(d) if kind == "i" else (d == "true" if kind == "b" else d))
+
+
 ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 REBOOT_REQUIRED = "RebootRequired"
@@ -99,7 +114,7 @@ NOT_SUPPORTED = "NotSupported"
 
 
 def _find(name):
-    for k in KEYS:
+    for k in keys():
         if k[0] == name:
             return k
     return None
@@ -124,7 +139,7 @@ class Config:
         self._saved = self._store.load({})
         self._v = {}
         self.on_change = None
-        for name, kind, flags, default in KEYS:
+        for name, kind, flags, default in keys():
             if overrides and name in overrides:
                 default = overrides[name]
             v = self._saved.get(name)
@@ -139,7 +154,7 @@ class Config:
         that exist, and the list of names that do not."""
         out = []
         unknown = []
-        for name in (names if names else [k[0] for k in KEYS]):
+        for name in (names if names else [k[0] for k in keys()]):
             k = _find(name)
             if k is None:
                 unknown.append(name)

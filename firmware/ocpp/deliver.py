@@ -4,12 +4,10 @@ after TransactionMessageAttempts the message is dropped, otherwise it is sent ag
 after TransactionMessageRetryInterval x attempts. A lost connection is no attempt: the
 message goes again on the next one (the only case that can duplicate it at the
 backend, as the protocol allows)."""
-import asyncio
-
 from micropython import const
 
 from lib import clock, log
-from firmware.ocpp import txq
+from firmware.ocpp import txq, wait
 from firmware.ocpp.rpc import ConnectionLost, QueueFull, RpcError
 from firmware.ocpp.tx import START_CONF, STOP_CONF
 
@@ -28,7 +26,7 @@ async def run(cp):
             if h is None:
                 await cp.kick.wait()
             else:
-                await _sleep_or_kick(cp, _OFFLINE_MS)
+                await wait.event(cp.kick, _OFFLINE_MS)
             continue
         m, action, local, payload = h
         if action != txq.START:
@@ -43,7 +41,9 @@ async def run(cp):
         try:
             r = await cp.rpc.call(action, payload, schema=schema)
         except (ConnectionLost, QueueFull):
-            continue  # not an attempt: again once connected
+            # Not an attempt: again once connected (QueueFull raises at once: pause).
+            await wait.event(cp.kick, _OFFLINE_MS)
+            continue
         except RpcError as e:  # CALLERROR, a malformed answer, a timeout
             attempts += 1
             limit = cp.cfg.get("TransactionMessageAttempts")
@@ -58,10 +58,3 @@ async def run(cp):
         attempts = 0
         q.done(m, local, r["transactionId"] if action == txq.START else -1)
         cp.tx.on_answer(action, local, r)
-
-
-async def _sleep_or_kick(cp, ms):
-    try:
-        await asyncio.wait_for(cp.kick.wait(), ms / 1000)
-    except asyncio.TimeoutError:
-        pass

@@ -161,15 +161,22 @@ class Rpc:
             self._conn = None
             self._kick.set()
             sender.cancel()
+            # Polled rather than awaited: awaiting the task would let CPython hand a
+            # cancellation of serve() on to the sender (lost if the sender then ends
+            # normally, as its wait_for may), and leaves MicroPython's task pointing at
+            # the finished sender, where a later cancel() of the run loop goes astray.
             try:
-                await sender
-            except BaseException:
-                pass
-            c = self._current
-            self._current = None
-            if c is not None and not c.done.is_set():
-                c.error = ConnectionLost("%s not answered" % c.action)
-                c.done.set()
+                while not sender.done():
+                    await asyncio.sleep(0)
+            finally:
+                self._end_current()
+
+    def _end_current(self):
+        c = self._current
+        self._current = None
+        if c is not None and not c.done.is_set():
+            c.error = ConnectionLost("%s not answered" % c.action)
+            c.done.set()
 
     async def run(self, connect, backoff=None, on_connect=None, sleep_ms=None):
         """Keep a connection forever: ``await connect()`` with back-off, serve it, and

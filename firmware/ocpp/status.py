@@ -1,18 +1,27 @@
 """StatusNotification: the connector's OCPP status from the charger and session,
 error codes from the charger's faults, reported once a status has held for
 MinimumStatusDuration seconds (connector 0 is the charge point as a whole)."""
-import asyncio
-
 from micropython import const
 
 from lib import clock, log
 from firmware import events
-from firmware.iec61851 import charger as chg
 from firmware.iec61851 import faults
+from firmware.ocpp import wait
 from firmware.ocpp.rpc import RpcError
 
 _TAG = "ocpp.status"
 _RETRY_MS = const(5000)
+
+# The charger's states (firmware.iec61851.charger IDLE..FAULT; a test checks they agree):
+# not imported, so that this module loads without the charger's code.
+IDLE = const(0)
+CONNECTED = const(1)
+READY = const(2)
+CHARGING = const(3)
+PAUSED = const(4)
+STOPPING = const(5)
+FINISHED = const(6)
+FAULT = const(7)
 
 # OCPP errorCode per firmware fault code (faults.NAMES order).
 _ERRORS = (
@@ -37,7 +46,7 @@ class Status:
         self._seen = [None, None]
         self._t_seen = [0, 0]
         self.sent = 0
-        self.kick = asyncio.Event()
+        self.kick = wait.asyncio.Event()
         cp.app.bus.subscribe(self._on_event)
 
     def _on_event(self, kind, arg):
@@ -53,25 +62,25 @@ class Status:
         if n == 0:
             return ("Available" if self.available else "Unavailable"), "NoError", None
         st = ch.state
-        if st == chg.FAULT:
+        if st == FAULT:
             return "Faulted", error_code(ch.fault), faults.name(ch.fault)
         s = app.session
-        if st == chg.IDLE:
+        if st == IDLE:
             return ("Available" if self.available else "Unavailable"), "NoError", None
-        if st == chg.FINISHED or (s.stop_requested() and st in (chg.STOPPING, chg.CONNECTED)):
+        if st == FINISHED or (s.stop_requested() and st in (STOPPING, CONNECTED)):
             return "Finishing", "NoError", None
-        if st == chg.CHARGING:
+        if st == CHARGING:
             return "Charging", "NoError", None
-        if st == chg.READY:
+        if st == READY:
             return "SuspendedEV", "NoError", None
-        if st in (chg.PAUSED, chg.STOPPING):
+        if st in (PAUSED, STOPPING):
             return "SuspendedEVSE", "NoError", None
         return "Preparing", "NoError", None  # plugged, not authorised yet
 
     def due(self):
         """The next (connector, status, error, vendor code) to report, or the ms to wait
         (MinimumStatusDuration) or None when everything is reported."""
-        wait = None
+        soon = None
         now = clock.ticks_ms()
         hold = self.cp.cfg.get("MinimumStatusDuration") * 1000
         for n in (0, 1):
@@ -85,8 +94,8 @@ class Status:
             left = hold - clock.ticks_diff(now, self._t_seen[n])
             if left <= 0 or self.reported[n] is None:
                 return n, st, err, vendor
-            wait = left if wait is None else min(wait, left)
-        return wait
+            soon = left if soon is None else min(soon, left)
+        return soon
 
     def resend(self, n=None):
         """Report connector ``n`` (or all) again (TriggerMessage)."""
@@ -110,21 +119,10 @@ class Status:
             d = self.due()
             if d is None or type(d) is int:
                 self.kick.clear()
-                await _wait(self.kick, d)
+                await wait.event(self.kick, d)
                 continue
             try:
                 await self.notify(*d)
             except RpcError as e:
                 log.warn(_TAG, "StatusNotification failed: %s", e)
                 await clock.sleep_ms(_RETRY_MS)
-
-
-async def _wait(ev, ms):
-    """Wait for ``ev`` at most ``ms`` (None: no limit)."""
-    if ms is None:
-        await ev.wait()
-        return
-    try:
-        await asyncio.wait_for(ev.wait(), ms / 1000)
-    except asyncio.TimeoutError:
-        pass

@@ -5,8 +5,7 @@ from micropython import const
 
 from lib import clock, log
 from firmware import events
-from firmware.iec61851 import charger as chg
-from firmware.ocpp import meter, txq
+from firmware.ocpp import meter, status, txq
 from firmware.ocpp.rpc import RpcError
 
 _TAG = "ocpp.tx"
@@ -31,6 +30,7 @@ class Transactions:
         self.cp = cp
         self.cache = {}  # idTag -> last status the backend gave (AuthorizationCache)
         self.stopped_local = None  # session already stopped for a reset
+        self._early_tag = None  # authorised before the plug (see _on_event)
         self._t_sample = clock.ticks_ms()
         r = cp.rpc
         r.on("RemoteStartTransaction", self._remote_start, REMOTE_START)
@@ -41,7 +41,17 @@ class Transactions:
 
     def _on_event(self, kind, arg):
         s = self.cp.session
-        if kind == events.SESSION_STARTED and s.current is not None:
+        if kind == events.PLUGGED:
+            # The session controller begins a session when authorised after the plug
+            # only; an authorisation that came first (RemoteStart, then the cable) is
+            # handed over again, so the charging it allows is a transaction.
+            tag = self._early_tag
+            self._early_tag = None
+            if tag is not None and s.authorized() and s.current is None:
+                s.authorize(tag)
+        elif kind == events.UNPLUGGED:
+            self._early_tag = None
+        elif kind == events.SESSION_STARTED and s.current is not None:
             self.start(s.current)
         elif kind == events.SESSION_ENDED and s.last is not None:
             if s.last.sid != self.stopped_local:
@@ -123,8 +133,14 @@ class Transactions:
             if st is None:
                 st = "Accepted" if cp.cfg.get("AllowOfflineTxForUnknownId") else "Invalid"
         if st == "Accepted":
-            cp.session.authorize(id_tag)
+            self._grant(id_tag)
         return st
+
+    def _grant(self, id_tag):
+        s = self.cp.session
+        if not s.plugged:
+            self._early_tag = id_tag
+        s.authorize(id_tag)
 
     def _remember(self, id_tag, st):
         if not self.cp.cfg.get("AuthorizationCacheEnabled"):
@@ -152,7 +168,7 @@ class Transactions:
     def _remote_start(self, p):
         cp = self.cp
         s = cp.session
-        busy = s.current is not None or cp.app.charger.state == chg.FAULT or not cp.status.available
+        busy = s.current is not None or cp.app.charger.state == status.FAULT or not cp.status.available
         if p.get("connectorId", 1) != 1 or busy:
             return {"status": "Rejected"}
         tag = p["idTag"]
@@ -161,7 +177,7 @@ class Transactions:
             if cp.cfg.get("AuthorizeRemoteTxRequests"):
                 await self.authorize(tag)
             else:
-                s.authorize(tag)
+                self._grant(tag)
         return {"status": "Accepted"}, go
 
     def _remote_stop(self, p):

@@ -7,7 +7,9 @@ without parsing the others)::
 
     {"m": id, "a": action, "l": local tx, "p": payload}   a message to deliver
     {"d": id, "l": local tx, "r": backend tx | null}       delivered (r: Start answered)
-    {"snap": 1, "n": next id, "s": last local tx started, "o": [open], "map": [[l, r]]}
+    {"snap": 1, "s": last local tx started, "o": [open], "map": [[l, r]]}
+
+A message's id is the journal sequence number of its record (never reused).
 
 The local transaction id is the session id. Messages of a transaction carry it and get
 the backend's transactionId when they are sent, so a StartTransaction answered after a
@@ -44,7 +46,6 @@ class TxQueue:
         self.last_started = 0
         self.dropped = 0  # MeterValues not queued (queue full)
         self.given_up = 0  # messages dropped after TransactionMessageAttempts
-        self._next = 1
         self._head = None  # (id, action, local, payload) of pending[0], loaded
         self.on_add = None  # called after a message was queued (wakes the sender)
         for _seq, rec in self.j.records():
@@ -60,7 +61,6 @@ class TxQueue:
             m = r["m"]
             self.pending.append(m)
             self._local[m] = r["l"]
-            self._next = max(self._next, m + 1)
             self._track(r["a"], r["l"])
         elif "d" in r:
             if r["d"] in self.pending:
@@ -69,7 +69,6 @@ class TxQueue:
             if "r" in r:
                 self.map[r["l"]] = r["r"]
         elif "snap" in r:
-            self._next = max(self._next, r["n"])
             self.last_started = max(self.last_started, r["s"])
             self.open = r["o"]
             for l, t in r["map"]:
@@ -93,10 +92,11 @@ class TxQueue:
         if action == METER and len(self.pending) >= self.max_pending:
             self.dropped += 1
             return None
-        m = self._next
+        # The journal's sequence number as the id: it is never handed out twice, not
+        # even after a cut that lost records.
+        m = self.j.next_seq
         text = '{"m":%d,"a":"%s","l":%d,"p":%s}' % (m, action, local, json.dumps(payload))
         self.j.append(text.encode())
-        self._next = m + 1
         self.pending.append(m)
         self._local[m] = local
         self._track(action, local)
@@ -155,7 +155,7 @@ class TxQueue:
             if self._local[m] not in live:
                 live.append(self._local[m])
         keep = [[l, self.map[l]] for l in self.map if l in live]
-        snap = json.dumps({"snap": 1, "n": self._next, "s": self.last_started,
+        snap = json.dumps({"snap": 1, "s": self.last_started,
                            "o": self.open, "map": keep}).encode()
         pend = self.pending
 

@@ -87,6 +87,8 @@ class SessionController:
             self.plugged = True
             if self.autostart:
                 self.authorize("autostart")
+            elif self._authorized and self.current is None:
+                self._begin()  # authorised before the plug (RFID first, a remote start)
         elif kind == events.UNPLUGGED:
             self.plugged = False
             if self.current is not None:

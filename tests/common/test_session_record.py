@@ -64,3 +64,20 @@ def test_compaction_keeps_the_open_session_and_history():
     assert boot.next_id() == 32
     assert boot.open is not None and boot.open["wh"] == 9000 and boot.open["wh_last"] == 9400
     assert len(boot.done) == 20 and boot.done[-1]["id"] == 30
+
+
+def test_authorised_before_plug_starts_the_session_at_plug():
+    from boards.sim.board import World
+    from firmware import config, events
+    from firmware.session.controller import SessionController
+
+    path = _fresh()
+    w = World(_DIR)
+    bus = events.Bus()
+    sc = SessionController(config.make({"auth": "external"}), w.board, bus, SessionRecord(path))
+    sc.authorize("RFID1")  # card first, then the cable
+    assert sc.current is None
+    bus.emit(events.PLUGGED, 32)
+    assert sc.current is not None and sc.current.id_tag == "RFID1"
+    bus.emit(events.UNPLUGGED)
+    assert sc.last.stop_reason == "EVDisconnected" and not sc.authorized()
