@@ -182,6 +182,16 @@ def mmtype_of(buf, n):
     return buf[h + 3] | (buf[h + 4] << 8)
 
 
+
+def _set_key_common(m, buf, p):
+    """The fields CM_SET_KEY.REQ and .CNF share after their first byte."""
+    m.o_my_nonce = p + 1
+    m.o_your_nonce = p + 5
+    m.pid = buf[p + 9]
+    m.prn = buf[p + 10] | (buf[p + 11] << 8)
+    m.pmn = buf[p + 12]
+    m.cco_cap = buf[p + 13]
+
 def decode(buf, n, m):
     """Decode the SLAC MME in ``buf[0:n]`` into ``m``; returns its MMTYPE.
     Raises MmeError for a frame that is not one, or a malformed one."""
@@ -298,24 +308,14 @@ def decode(buf, n, m):
     elif mt == CM_SET_KEY_REQ:
         m.end = p + _need(ln, _L_SET_KEY_REQ)
         m.key_type = buf[p]
-        m.o_my_nonce = p + 1
-        m.o_your_nonce = p + 5
-        m.pid = buf[p + 9]
-        m.prn = buf[p + 10] | (buf[p + 11] << 8)
-        m.pmn = buf[p + 12]
-        m.cco_cap = buf[p + 13]
+        _set_key_common(m, buf, p)
         m.o_nid = p + 14
         m.new_eks = buf[p + 21]
         m.o_nmk = p + 22
     elif mt == CM_SET_KEY_CNF:
         m.end = p + _need(ln, _L_SET_KEY_CNF)
         m.result = buf[p]
-        m.o_my_nonce = p + 1
-        m.o_your_nonce = p + 5
-        m.pid = buf[p + 9]
-        m.prn = buf[p + 10] | (buf[p + 11] << 8)
-        m.pmn = buf[p + 12]
-        m.cco_cap = buf[p + 13]
+        _set_key_common(m, buf, p)
     elif mt == CM_VALIDATE_REQ or mt == CM_VALIDATE_CNF:
         m.end = p + _need(ln, _L_VALIDATE)
         m.signal_type = buf[p]
