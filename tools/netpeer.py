@@ -27,28 +27,11 @@ import tools  # noqa: F401,E402  (CPython: MicroPython shims on sys.path)
 
 import json  # noqa: E402
 
+from tools.argv import split as argv_split  # noqa: E402
+
 SDP_REQ = b"\x01\xfe\x90\x00\x00\x00\x00\x02\x10\x00"
 DEFAULT_PORT = 61851  # EVs insist on the dynamic port range
 DEFAULT_MAC = "02:00:00:00:0f:01"
-
-
-def _parse(argv):
-    pos = []
-    opts = {}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--"):
-            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-                opts[a[2:]] = argv[i + 1]
-                i += 2
-            else:
-                opts[a[2:]] = "1"
-                i += 1
-        else:
-            pos.append(a)
-            i += 1
-    return pos, opts
 
 
 def _exists(path):
@@ -400,7 +383,7 @@ class Netns:
 
 
 def main(argv):
-    pos, opts = _parse(argv[1:])
+    pos, opts = argv_split(argv[1:])
     if len(pos) < 2:
         print(__doc__)
         return 2

@@ -38,6 +38,8 @@ import tools  # noqa: F401,E402  (CPython: MicroPython shims on sys.path)
 
 import json  # noqa: E402
 
+from tools.argv import split as argv_split  # noqa: E402
+
 EXIT_REBOOT = 3
 EXIT_CONFIG = 2
 DEFAULT_EVSE_ID = "DE*LNX*E0001"
@@ -48,24 +50,6 @@ DEFAULT_EVSE_ID = "DE*LNX*E0001"
 def _flush():
     if hasattr(sys.stdout, "flush"):
         sys.stdout.flush()
-
-
-def _copts(argv):
-    pos, opts = [], {}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a.startswith("--"):
-            if i + 1 < len(argv) and not argv[i + 1].startswith("--"):
-                opts[a[2:]] = argv[i + 1]
-                i += 2
-            else:
-                opts[a[2:]] = "1"
-                i += 1
-        else:
-            pos.append(a)
-            i += 1
-    return pos, opts
 
 
 def _heap():
@@ -184,7 +168,7 @@ async def _child(iface, opts):
 
 def child(argv):
     import asyncio
-    pos, opts = _copts(argv)
+    pos, opts = argv_split(argv)
     if not pos:
         print("tools/run.py --child IFACE [options]")
         return 2
