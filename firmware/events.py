@@ -13,11 +13,10 @@ UNPLUGGED = const(7)
 LOCK = const(8)  # arg: True locked / False unlocked
 SESSION_STARTED = const(9)  # arg: session id
 SESSION_ENDED = const(10)  # arg: stop reason string
-NOTICE = const(11)  # arg: short text worth a line in a timeline
 
 NAMES = (
     "cp", "charger", "duty", "contactor", "fault", "fault_cleared", "plugged",
-    "unplugged", "lock", "session_started", "session_ended", "notice",
+    "unplugged", "lock", "session_started", "session_ended",
 )
 
 

@@ -29,17 +29,22 @@ class SessionRecord:
             r = json.loads(payload)
             kind = r["t"]
             sid = r["id"]
-        except (ValueError, KeyError, TypeError):
+            wh = r["wh"]
+            ts = r["ts"]
+            if type(sid) is not int or type(wh) is not int:
+                raise TypeError
+        except (ValueError, KeyError, TypeError, AttributeError):
+            # the journal's CRC makes this unlikely; a record we cannot use must not stop the boot
             log.warn(_TAG, "skipping unreadable record")
             return
         if sid > self._last_id:
             self._last_id = sid
         if kind == "start":
             self.open = r
-            r["wh_last"] = r["wh"]
+            r["wh_last"] = wh
         elif kind == "meter" and self.open is not None and self.open["id"] == sid:
-            self.open["wh_last"] = r["wh"]
-            self.open["ts_last"] = r["ts"]
+            self.open["wh_last"] = wh
+            self.open["ts_last"] = ts
         elif kind == "stop":
             if self.open is not None and self.open["id"] == sid:
                 self.open = None

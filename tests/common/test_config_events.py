@@ -23,4 +23,4 @@ def test_bus_fans_out_in_order():
     bus.subscribe(lambda k, a: got.append(("2", k, a)))
     bus.emit(events.PLUGGED, 32)
     assert got == [("1", events.PLUGGED, 32), ("2", events.PLUGGED, 32)]
-    assert events.NAMES[events.NOTICE] == "notice"
+    assert events.NAMES[events.SESSION_ENDED] == "session_ended"

@@ -81,3 +81,16 @@ def test_authorised_before_plug_starts_the_session_at_plug():
     assert sc.current is not None and sc.current.id_tag == "RFID1"
     bus.emit(events.UNPLUGGED)
     assert sc.last.stop_reason == "EVDisconnected" and not sc.authorized()
+
+
+def test_records_of_the_wrong_shape_are_skipped_not_fatal():
+    path = _fresh()
+    rec = SessionRecord(path)
+    for junk in (b"[1, 2]", b'{"t": "start", "id": "x", "wh": 1, "ts": 0}', b'{"t": "meter"}',
+                 b'{"t": "start", "id": 1, "wh": "5", "ts": 0}', b"not json"):
+        rec.journal.append(junk)
+    s = Session(rec.next_id(), "t", 100, 1)
+    rec.started(s)
+    boot = SessionRecord(path)  # must not raise
+    assert boot.open is not None and boot.open["id"] == 1 and boot.open["wh"] == 100
+    assert boot.recover()["reason"] == "PowerLoss"

@@ -36,7 +36,6 @@ def find(name):
 CABLE_13A = 1500
 CABLE_20A = 680
 CABLE_32A = 220
-CABLE_63A = 100
 
 
 async def plug_and_charge(sim, within_s=5):
