@@ -28,6 +28,8 @@ JOSEV     := .deps/josev
 export JOSEV_PYTHON := $(abspath $(JOSEV))/bin/python
 
 export PYTHONDONTWRITEBYTECODE := 1
+# make test builds the EXI extension and natmod first: their tests must not skip then
+export EXI_REQUIRED := 1
 
 .PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net \
         exi exigen natmod bench-exi fuzz-exi bench-slac
