@@ -3,6 +3,14 @@
 
 #define FAIL(c, code, msg) return fail((c), (code), (msg))
 
+/* rare paths (xsi, wildcards, ordered content) and values stay out of the interpreter
+   loops: inlined there they cost the loops registers (measured by callgrind) */
+#if defined(__GNUC__)
+#define COLD __attribute__((noinline))
+#else
+#define COLD
+#endif
+
 static int fail(exi_ctx_t *c, int code, const char *msg) {
     if (!c->error) {
         c->error = code;
@@ -50,6 +58,12 @@ int exi_schema_index(const char *name, size_t len) {
     if (streq("iso20_dc", (const uint8_t *)name, len)) {
         return 5;
     }
+    if (streq("iso20_acdp", (const uint8_t *)name, len)) {
+        return 6;
+    }
+    if (streq("iso20_wpt", (const uint8_t *)name, len)) {
+        return 7;
+    }
 #endif
     return -1;
 }
@@ -74,6 +88,12 @@ int exi_schema_by_name(exi_schema_t *s, const char *name, size_t len) {
             return 0;
         case 5:
             exi_iso20_dc_schema(s);
+            return 0;
+        case 6:
+            exi_iso20_acdp_schema(s);
+            return 0;
+        case 7:
+            exi_iso20_wpt_schema(s);
             return 0;
 #endif
         default:
@@ -519,6 +539,360 @@ static int enc_string(exi_ctx_t *c, unsigned qname, const uint8_t *p, size_t len
     return (c->flags & EXI_ENC_STRING_TABLE) ? str_add(c, qname, p, len) : 0;
 }
 
+/* ---- qname string tables (uris, local names), xsi, wildcards ------------------------- */
+
+#define XSI_URI 2       /* pre-populated uri indices (EXI 7.3.1) */
+#define XSD_URI 3
+
+static size_t cstrlen(const char *p) {
+    size_t n = 0;
+    while (p[n]) {
+        n++;
+    }
+    return n;
+}
+
+static int bytes_eq(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    size_t i;
+    if (al != bl) {
+        return 0;
+    }
+    for (i = 0; i < al; i++) {
+        if (a[i] != b[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static unsigned n_uris(const exi_ctx_t *c) {
+    return c->s.n_uri_off + c->nuris;
+}
+
+static const uint8_t *uri_str(const exi_ctx_t *c, unsigned u, size_t *len) {
+    const char *p;
+    if (u < c->s.n_uri_off) {
+        p = c->s.uris + c->s.uri_off[u];
+        *len = cstrlen(p);
+        return (const uint8_t *)p;
+    }
+    u -= c->s.n_uri_off;
+    *len = c->uri_add[u].len;
+    return (const uint8_t *)c->arena + c->uri_add[u].off;
+}
+
+static unsigned n_pre_locals(const exi_ctx_t *c, unsigned u) {
+    return u < c->s.n_uri_off ? (unsigned)(c->s.qn_local_off[u + 1] - c->s.qn_local_off[u]) : 0;
+}
+
+static unsigned n_locals(const exi_ctx_t *c, unsigned u) {
+    unsigned n = n_pre_locals(c, u), i;
+    for (i = 0; i < c->nlocals; i++) {
+        n += c->local_add[i].uri == u;
+    }
+    return n;
+}
+
+static const uint8_t *local_str(const exi_ctx_t *c, unsigned u, unsigned idx, size_t *len) {
+    unsigned pre = n_pre_locals(c, u), i;
+    if (idx < pre) {
+        unsigned id = c->s.qn_local[c->s.qn_local_off[u] + idx];
+        /* 0xFFFF: a pre-populated name no document of this build can use (a type name
+           without an element): it has no string; "\x01" matches no key */
+        const char *p = id == 0xFFFF ? "\x01" : exi_name(&c->s, id);
+        *len = cstrlen(p);
+        return (const uint8_t *)p;
+    }
+    idx -= pre;
+    for (i = 0; i < c->nlocals; i++) {
+        if (c->local_add[i].uri == u && idx-- == 0) {
+            *len = c->local_add[i].len;
+            return (const uint8_t *)c->arena + c->local_add[i].off;
+        }
+    }
+    *len = 0;
+    return (const uint8_t *)"";
+}
+
+/* store UTF-8 text in the arena: its offset, or -1 when full */
+static int arena_put(exi_ctx_t *c, const uint8_t *p, size_t len) {
+    size_t i;
+    int off = c->arena_used;
+    if (len > (size_t)(EXI_STRING_ARENA - c->arena_used)) {
+        return -1;
+    }
+    for (i = 0; i < len; i++) {
+        c->arena[c->arena_used++] = (char)p[i];
+    }
+    return off;
+}
+
+static int add_uri(exi_ctx_t *c, const uint8_t *p, size_t len) {
+    int off;
+    if (c->nuris >= EXI_MAX_URIS || n_uris(c) >= 255 || (off = arena_put(c, p, len)) < 0) {
+        FAIL(c, EXI_E_LIMIT, "too many namespaces");
+    }
+    c->uri_add[c->nuris].off = (uint16_t)off;
+    c->uri_add[c->nuris].len = (uint16_t)len;
+    c->uri_add[c->nuris++].uri = 0;
+    return 0;
+}
+
+static int add_local(exi_ctx_t *c, unsigned u, const uint8_t *p, size_t len) {
+    int off;
+    if (c->nlocals >= EXI_MAX_LOCALS || (off = arena_put(c, p, len)) < 0) {
+        FAIL(c, EXI_E_LIMIT, "too many element/attribute names");
+    }
+    c->local_add[c->nlocals].off = (uint16_t)off;
+    c->local_add[c->nlocals].len = (uint16_t)len;
+    c->local_add[c->nlocals++].uri = (uint8_t)u;
+    return 0;
+}
+
+/* n code points of a literal into the scratch buffer as UTF-8 */
+static int rd_chars(exi_ctx_t *c, uint64_t n, size_t *out) {
+    size_t i;
+    *out = 0;
+    if (n > (c->bits - c->pos) / 8) {
+        FAIL(c, EXI_E_TRUNCATED, "string longer than the input");
+    }
+    for (i = 0; i < n; i++) {
+        uint64_t cp;
+        int e;
+        if ((e = rd_uint(c, &cp)) != 0) {
+            return e;
+        }
+        if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+            FAIL(c, EXI_E_MALFORMED, "invalid code point");
+        }
+        if (*out + 4 > 255) {
+            FAIL(c, EXI_E_LIMIT, "name too long");
+        }
+        *out += utf8_put(c->scratch + *out, (uint32_t)cp);
+    }
+    return 0;
+}
+
+/* a qname (uri, local-name index in its partition) */
+static int rd_qname(exi_ctx_t *c, unsigned *uri, unsigned *local) {
+    uint32_t i;
+    uint64_t n;
+    size_t len;
+    int e;
+    if ((e = rd(c, width(n_uris(c) + 1), &i)) != 0) {
+        return e;
+    }
+    if (i == 0) {
+        if ((e = rd_uint(c, &n)) != 0 || (e = rd_chars(c, n, &len)) != 0 || (e = add_uri(c, c->scratch, len)) != 0) {
+            return e;
+        }
+        *uri = n_uris(c) - 1;
+    } else if (i - 1 < n_uris(c)) {
+        *uri = i - 1;
+    } else {
+        FAIL(c, EXI_E_MALFORMED, "uri index out of range");
+    }
+    if ((e = rd_uint(c, &n)) != 0) {
+        return e;
+    }
+    if (n == 0) {
+        unsigned cnt = n_locals(c, *uri);
+        if ((e = rd(c, width(cnt), &i)) != 0) {
+            return e;
+        }
+        if (i >= cnt) {
+            FAIL(c, EXI_E_MALFORMED, "local-name index out of range");
+        }
+        *local = i;
+        return 0;
+    }
+    *local = n_locals(c, *uri);
+    if ((e = rd_chars(c, n - 1, &len)) != 0) {
+        return e;
+    }
+    return add_local(c, *uri, c->scratch, len);
+}
+
+/* uint(count + add) and the code points of UTF-8 text */
+static int wr_lit(exi_ctx_t *c, const uint8_t *p, size_t len, unsigned add) {
+    size_t i, n = 0;
+    int e;
+    for (i = 0; i < len;) {
+        if (utf8_get(p, len, &i) < 0) {
+            FAIL(c, EXI_E_DOC, "invalid UTF-8 in a name");
+        }
+        n++;
+    }
+    if ((e = wr_uint(c, n + add)) != 0) {
+        return e;
+    }
+    for (i = 0; i < len;) {
+        if ((e = wr_uint(c, (uint32_t)utf8_get(p, len, &i))) != 0) {
+            return e;
+        }
+    }
+    return 0;
+}
+
+static int find_uri(const exi_ctx_t *c, const uint8_t *p, size_t len) {
+    unsigned u;
+    for (u = 0; u < n_uris(c); u++) {
+        size_t l;
+        const uint8_t *q = uri_str(c, u, &l);
+        if (bytes_eq(q, l, p, len)) {
+            return (int)u;
+        }
+    }
+    return -1;
+}
+
+static int find_local(const exi_ctx_t *c, unsigned u, const uint8_t *p, size_t len) {
+    unsigned i, n = n_locals(c, u);
+    for (i = 0; i < n; i++) {
+        size_t l;
+        const uint8_t *q = local_str(c, u, i, &l);
+        if (bytes_eq(q, l, p, len)) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int wr_qname(exi_ctx_t *c, const uint8_t *up, size_t ul, const uint8_t *lp, size_t ll,
+                    unsigned *uri, unsigned *local) {
+    int u = find_uri(c, up, ul), i, e;
+    if (u >= 0) {
+        if ((e = wr(c, width(n_uris(c) + 1), (uint32_t)u + 1)) != 0) {
+            return e;
+        }
+    } else {
+        if ((e = wr(c, width(n_uris(c) + 1), 0)) != 0 || (e = wr_lit(c, up, ul, 0)) != 0 ||
+            (e = add_uri(c, up, ul)) != 0) {
+            return e;
+        }
+        u = (int)n_uris(c) - 1;
+    }
+    *uri = (unsigned)u;
+    i = find_local(c, (unsigned)u, lp, ll);
+    if (i >= 0) {
+        *local = (unsigned)i;
+        if ((e = wr_uint(c, 0)) != 0) {
+            return e;
+        }
+        return wr(c, width(n_locals(c, (unsigned)u)), (uint32_t)i);
+    }
+    *local = n_locals(c, (unsigned)u);
+    if ((e = wr_lit(c, lp, ll, 1)) != 0) {
+        return e;
+    }
+    return add_local(c, (unsigned)u, lp, ll);
+}
+
+/* "{uri}local" ("local" without a uri) of a qname into c->qbuf */
+static size_t qkey(exi_ctx_t *c, unsigned u, unsigned local) {
+    size_t ul, ll, n = 0, i;
+    const uint8_t *up = uri_str(c, u, &ul), *lp = local_str(c, u, local, &ll);
+    if (ul + ll + 2 > sizeof(c->qbuf)) {
+        ul = 0;   /* cannot happen: names are at most 255 bytes, uris too */
+    }
+    if (ul) {
+        c->qbuf[n++] = '{';
+        for (i = 0; i < ul; i++) {
+            c->qbuf[n++] = up[i];
+        }
+        c->qbuf[n++] = '}';
+    }
+    for (i = 0; i < ll && n < sizeof(c->qbuf); i++) {
+        c->qbuf[n++] = lp[i];
+    }
+    return n;
+}
+
+/* split a "{uri}local" key */
+static void split_key(const uint8_t *p, size_t len, const uint8_t **up, size_t *ul, const uint8_t **lp, size_t *ll) {
+    size_t j;
+    *up = p;
+    *ul = 0;
+    *lp = p;
+    *ll = len;
+    if (len && p[0] == '{') {
+        for (j = len - 1; j > 0; j--) {     /* the last '}': a local name has none */
+            if (p[j] == '}') {
+                *up = p + 1;
+                *ul = j - 1;
+                *lp = p + j + 1;
+                *ll = len - j - 1;
+                return;
+            }
+        }
+    }
+}
+
+static int local_is(const exi_ctx_t *c, unsigned u, unsigned local, const char *name) {
+    size_t l;
+    const uint8_t *p = local_str(c, u, local, &l);
+    return streq(name, p, l);
+}
+
+/* global element with this qname, -1 if none */
+static int global_elem(const exi_ctx_t *c, unsigned u, unsigned local) {
+    unsigned i;
+    for (i = 0; i < c->s.n_doc; i++) {
+        if (c->s.doc_uri[i] == u && local_is(c, u, local, exi_name(&c->s, c->s.elem_name[c->s.doc[i]]))) {
+            return c->s.doc[i];
+        }
+    }
+    return -1;
+}
+
+/* start state of the grammar of a named type, -1 if none */
+static int type_state(const exi_ctx_t *c, unsigned u, unsigned local) {
+    unsigned i;
+    for (i = 0; i < c->s.n_type_uri; i++) {
+        if (c->s.type_uri[i] == u && local_is(c, u, local, exi_name(&c->s, c->s.type_name[i]))) {
+            return c->s.type_state[i];
+        }
+    }
+    return -1;
+}
+
+/* the xsi:nil grammar of the grammar starting at start: its own (types with attributes), or
+   the shared empty one (last entry, key 0xFFFF) */
+static uint32_t nil_state(const exi_schema_t *s, uint32_t start) {
+    unsigned i;
+    for (i = 0; i < s->n_nil_from; i++) {
+        if (s->nil_from[i] == start || s->nil_from[i] == 0xFFFF) {
+            return s->nil_to[i];
+        }
+    }
+    return start;
+}
+
+/* an undeclared element name met before in this stream? (then the reference's built-in
+   grammar for it has one first-level production); records it */
+static int seen_before(exi_ctx_t *c, unsigned u, unsigned local) {
+    unsigned i;
+    for (i = 0; i < c->nseen; i++) {
+        if (c->seen[i][0] == u && c->seen[i][1] == local) {
+            return 1;
+        }
+    }
+    if (c->nseen >= EXI_MAX_SEEN) {
+        return -1;
+    }
+    c->seen[c->nseen][0] = (uint16_t)u;
+    c->seen[c->nseen++][1] = (uint16_t)local;
+    return 0;
+}
+
+static int sink_item(const exi_sink_t *k, int what, const uint8_t *key, size_t klen, const exi_value_t *v) {
+    return k->item ? k->item(k->ctx, what, key, klen, v) : -1;
+}
+
+static unsigned frame_qname(const exi_ctx_t *c, const exi_frame_t *f) {
+    return f->elem == EXI_ELEM_NONE ? c->s.n_qnames : c->s.elem_qname[f->elem];
+}
+
 /* ---- values --------------------------------------------------------------------------- */
 
 /* field by field: a struct initialiser becomes a memset call, and natmods have no libc */
@@ -702,10 +1076,13 @@ static int setup(exi_ctx_t *c, const char *schema, size_t schema_len, uint8_t *b
     if (exi_schema_by_name(&c->s, schema, schema_len)) {
         FAIL(c, EXI_E_DOC, "unknown schema");
     }
-    if (c->s.n_qnames > EXI_MAX_QNAMES) {
+    if (c->s.n_qnames >= EXI_MAX_QNAMES) {
         FAIL(c, EXI_E_LIMIT, "schema has too many qnames");
     }
-    for (i = 0; i < c->s.n_qnames; i++) {
+    c->nuris = 0;
+    c->nlocals = 0;
+    c->nseen = 0;
+    for (i = 0; i <= c->s.n_qnames; i++) {
         c->local_count[i] = 0;
     }
     return 0;
@@ -727,6 +1104,141 @@ static uint32_t advance(const exi_schema_t *s, exi_frame_t *f, unsigned pi) {
         }
     }
     return next;
+}
+
+/* an xsi:type value (a qname): "xsi:type" = "{uri}local" to the sink (not for xs:anyType
+   when skip_any); *state: the type's start state */
+COLD static int xsi_type_value(exi_ctx_t *c, const exi_sink_t *k, int skip_any, uint32_t *state) {
+    unsigned u, l;
+    int st, e;
+    exi_value_t v;
+    if ((e = rd_qname(c, &u, &l)) != 0) {
+        return e;
+    }
+    st = type_state(c, u, l);
+    if (st < 0) {
+        FAIL(c, EXI_E_UNSUPPORTED, "xsi:type names a type the schema does not have");
+    }
+    *state = (uint32_t)st;
+    if (skip_any && u == XSD_URI && local_is(c, u, l, "anyType")) {
+        return 0;
+    }
+    vzero(&v);
+    v.kind = EXI_DT_STRING;
+    v.len = qkey(c, u, l);
+    /* the value is in qbuf, the key is a literal */
+    v.ptr = c->qbuf;
+    if (sink_item(k, EXI_ITEM_ATTR, (const uint8_t *)"xsi:type", 8, &v)) {
+        FAIL(c, EXI_E_CALLBACK, "sink");
+    }
+    return 0;
+}
+
+/* second-level AT(xsi:type) (code 0) or AT(xsi:nil) (code 1) in a start state */
+COLD static int dec_xsi(exi_ctx_t *c, exi_frame_t *f, uint32_t code, const exi_sink_t *k) {
+    uint32_t b, st;
+    exi_value_t v;
+    int e;
+    if (code == 0) {
+        if ((e = xsi_type_value(c, k, 0, &st)) != 0) {
+            return e;
+        }
+        f->state = f->start = (uint16_t)st;
+        return 0;
+    }
+    if ((e = rd(c, 1, &b)) != 0) {
+        return e;
+    }
+    vzero(&v);
+    v.kind = EXI_DT_BOOL;
+    v.mag = b;
+    if (sink_item(k, EXI_ITEM_ATTR, (const uint8_t *)"xsi:nil", 7, &v)) {
+        FAIL(c, EXI_E_CALLBACK, "sink");
+    }
+    if (b) {
+        f->state = f->start = (uint16_t)nil_state(&c->s, f->start);
+    }
+    return 0;
+}
+
+/* SE(*): the qname, then a declared global element with its grammar, or an undeclared one:
+   the reference's V2G profile has no built-in element grammars, so it writes AT(xsi:type)
+   through AT(*) of the built-in StartTagContent (2-bit second level; one first-level
+   production, 1 bit, from the name's second occurrence on) and continues in that type */
+COLD static int dec_wild_elem(exi_ctx_t *c, const exi_sink_t *k) {
+    const exi_schema_t *s = &c->s;
+    unsigned u, l, xu, xl;
+    uint32_t code, st;
+    exi_frame_t *f;
+    int g, e, seen;
+    size_t n;
+    if (c->depth >= EXI_MAX_DEPTH) {
+        FAIL(c, EXI_E_LIMIT, "nesting too deep");
+    }
+    if ((e = rd_qname(c, &u, &l)) != 0) {
+        return e;
+    }
+    n = qkey(c, u, l);
+    if (sink_item(k, EXI_ITEM_START, c->qbuf, n, 0)) {
+        FAIL(c, EXI_E_CALLBACK, "sink");
+    }
+    f = &c->frame[c->depth++];
+    f->count = 0;
+    g = global_elem(c, u, l);
+    if (g >= 0) {
+        f->elem = (uint16_t)g;
+        f->state = f->start = s->elem_state[g];
+        return 0;
+    }
+    f->elem = EXI_ELEM_NONE;
+    seen = seen_before(c, u, l);
+    if (seen < 0) {
+        FAIL(c, EXI_E_LIMIT, "too many undeclared element names");
+    }
+    if (seen && ((e = rd(c, 1, &code)) != 0 || code != 1)) {
+        FAIL(c, e ? e : EXI_E_UNSUPPORTED, "undeclared element: learned production");
+    }
+    if ((e = rd(c, 2, &code)) != 0) {
+        return e;
+    }
+    if (code != 1) {
+        FAIL(c, EXI_E_UNSUPPORTED, "undeclared element without xsi:type (built-in grammar)");
+    }
+    if ((e = rd_qname(c, &xu, &xl)) != 0) {
+        return e;
+    }
+    if (xu != XSI_URI || !local_is(c, xu, xl, "type")) {
+        FAIL(c, EXI_E_UNSUPPORTED, "undeclared element without xsi:type (built-in grammar)");
+    }
+    /* the type; reported as "xsi:type" unless it is xs:anyType (implied) */
+    if ((e = xsi_type_value(c, k, 1, &st)) != 0) {
+        return e;
+    }
+    f->state = f->start = (uint16_t)st;
+    return 0;
+}
+
+/* text in mixed content (CH) or a wildcard attribute (ATW) */
+COLD static int dec_misc(exi_ctx_t *c, exi_frame_t *f, unsigned ev, const exi_sink_t *k) {
+    exi_value_t v;
+    unsigned u = 0, l = 0;
+    size_t n = 0;
+    int e;
+    if (ev == EXI_EV_ATW && (e = rd_qname(c, &u, &l)) != 0) {
+        return e;
+    }
+    vzero(&v);
+    if ((e = dec_string(c, ev == EXI_EV_ATW ? c->s.n_qnames : frame_qname(c, f), &v)) != 0) {
+        return e;
+    }
+    v.kind = EXI_DT_STRING;
+    if (ev == EXI_EV_ATW) {
+        n = qkey(c, u, l);
+    }
+    if (sink_item(k, ev == EXI_EV_ATW ? EXI_ITEM_ATTR : EXI_ITEM_TEXT, c->qbuf, n, &v)) {
+        FAIL(c, EXI_E_CALLBACK, "sink");
+    }
+    return 0;
 }
 
 int exi_decode(exi_ctx_t *c, const char *schema, size_t schema_len,
@@ -755,7 +1267,7 @@ int exi_decode(exi_ctx_t *c, const char *schema, size_t schema_len,
     if (k->start(k->ctx, s, elem, 0)) {
         FAIL(c, EXI_E_CALLBACK, "sink");
     }
-    c->frame[0].state = s->elem_state[elem];
+    c->frame[0].state = c->frame[0].start = s->elem_state[elem];
     c->frame[0].count = 0;
     c->frame[0].elem = (uint16_t)elem;
     c->depth = 1;
@@ -773,7 +1285,15 @@ int exi_decode(exi_ctx_t *c, const char *schema, size_t schema_len,
                 return e;
             }
             if (code != 0 || !(l2 & EXI_L2_EE)) {
-                FAIL(c, EXI_E_UNSUPPORTED, "second-level event (schema deviation)");
+                /* xsi:type, xsi:nil: the first two second-level events of a start state */
+                code -= (l2 & EXI_L2_EE) ? 1 : 0;
+                if (f->state != f->start || code > 1) {
+                    FAIL(c, EXI_E_UNSUPPORTED, "second-level event (schema deviation)");
+                }
+                if ((e = dec_xsi(c, f, code, k)) != 0) {
+                    return e;
+                }
+                continue;
             }
             /* EE where content was expected: an empty value (EXIficient writes "" so) */
             for (j = 0; j < np; j++) {
@@ -813,10 +1333,13 @@ int exi_decode(exi_ctx_t *c, const char *schema, size_t schema_len,
                 }
                 break;
             case EXI_EV_CH:
-                if (arg == EXI_ARG_UNTYPED) {
-                    FAIL(c, EXI_E_UNSUPPORTED, "mixed content");
+                if (arg == EXI_ARG_UNTYPED) {   /* text in mixed content */
+                    if ((e = dec_misc(c, f, EXI_EV_CH, k)) != 0) {
+                        return e;
+                    }
+                    break;
                 }
-                if ((e = dec_content(c, arg, s->elem_qname[f->elem], k, -1)) != 0) {
+                if ((e = dec_content(c, arg, frame_qname(c, f), k, -1)) != 0) {
                     return e;
                 }
                 break;
@@ -826,16 +1349,28 @@ int exi_decode(exi_ctx_t *c, const char *schema, size_t schema_len,
                 if (c->depth >= EXI_MAX_DEPTH) {
                     FAIL(c, EXI_E_LIMIT, "nesting too deep");
                 }
-                if (k->start(k->ctx, s, arg, ev == EXI_EV_SEL)) {
+                if (k->start(k->ctx, s, arg, (s->state_l2[f->state] & EXI_L2_ORDERED) ? EXI_START_ITEM
+                                                                                      : ev == EXI_EV_SEL)) {
                     FAIL(c, EXI_E_CALLBACK, "sink");
                 }
                 f = &c->frame[c->depth++];
-                f->state = s->elem_state[arg];
+                f->state = f->start = s->elem_state[arg];
                 f->count = 0;
                 f->elem = (uint16_t)arg;
                 continue;
+            case EXI_EV_SEW:
+                f->state = s->prod_tgt[pi];
+                if ((e = dec_wild_elem(c, k)) != 0) {
+                    return e;
+                }
+                continue;
+            case EXI_EV_ATW:
+                if ((e = dec_misc(c, f, EXI_EV_ATW, k)) != 0) {
+                    return e;
+                }
+                break;
             default:
-                FAIL(c, EXI_E_UNSUPPORTED, "wildcard content");
+                FAIL(c, EXI_E_UNSUPPORTED, "event");
         }
         f->state = (s->prod_ev[pi] & EXI_PROD_COUNTED) ? advance(s, f, pi) : s->prod_tgt[pi];
     }
@@ -972,14 +1507,20 @@ static uint16_t *key_slot(exi_frame_t *f, unsigned name) {
     return &f->key_used[f->nkeys++];
 }
 
+static int push_state(exi_ctx_t *c, const exi_source_t *src, unsigned elem, uint32_t state, void *node);
+
 static int push(exi_ctx_t *c, const exi_source_t *src, unsigned elem, void *node) {
+    return push_state(c, src, elem, c->s.elem_state[elem], node);
+}
+
+static int push_state(exi_ctx_t *c, const exi_source_t *src, unsigned elem, uint32_t state, void *node) {
     exi_frame_t *f;
     int n;
     if (c->depth >= EXI_MAX_DEPTH) {
         FAIL(c, EXI_E_LIMIT, "nesting too deep");
     }
     f = &c->frame[c->depth++];
-    f->state = c->s.elem_state[elem];
+    f->state = state;
     f->count = 0;
     f->elem = (uint16_t)elem;
     f->used = 0;
@@ -987,19 +1528,34 @@ static int push(exi_ctx_t *c, const exi_source_t *src, unsigned elem, void *node
     f->simple_done = 0;
     f->node = node;
     f->npresent = 0xFF;
+    /* ordered grammars and the slow key path look for xsi keys and "#" (enc_xsi) */
+    f->mode = EXI_MODE_XSI;
     if (src->keys) {
         n = src->keys(src->ctx, node, c->keybuf, EXI_MAX_PRESENT);
         if (n < -1) {
             FAIL(c, EXI_E_CALLBACK, "dict keys");
         }
         f->bare = n < 0;
+        f->nsize = (uint16_t)(n < 0 ? 0 : n);
+        if (f->bare) {
+            f->mode = 0;
+        }
         if (n >= 0 && n <= EXI_MAX_PRESENT) {
             int i;
+            unsigned special = EXI_NAME_CONTENT(&c->s);
+            /* xsi keys and "#" need enc_xsi(); plain dicts of plain grammars skip it */
+            f->mode = (c->s.state_l2[state] & EXI_L2_ORDERED) ? EXI_MODE_XSI : 0;
             for (i = 0; i < n; i++) {
                 int id = c->keybuf[i].name ? exi_name_id(&c->s, c->keybuf[i].name, c->keybuf[i].len)
                                            : c->keybuf[i].id;
-                if (id < 0) {
-                    FAIL(c, EXI_E_DOC, "unknown key (no such element or attribute in the schema)");
+                if ((unsigned)id >= special) {    /* unknown (< 0) or reserved: rare */
+                    if (id >= 0) {
+                        f->mode = EXI_MODE_XSI;
+                    } else if (c->s.state_l2[state] & EXI_L2_ORDERED) {
+                        id = 0xFFFF;   /* a wildcard attribute */
+                    } else {
+                        FAIL(c, EXI_E_DOC, "unknown key (no such element or attribute in the schema)");
+                    }
                 }
                 f->pkey[i] = (uint16_t)id;
                 f->pval[i] = c->keybuf[i].value;
@@ -1010,6 +1566,10 @@ static int push(exi_ctx_t *c, const exi_source_t *src, unsigned elem, void *node
     }
     n = src->size(src->ctx, node);
     f->bare = n < 0;
+    f->nsize = (uint16_t)(n < 0 ? 0 : n);
+    if (f->bare) {
+        f->mode = 0;
+    }
     return 0;
 }
 
@@ -1031,6 +1591,290 @@ static void *lookup(exi_ctx_t *c, const exi_source_t *src, exi_frame_t *f, unsig
         }
     }
     return src->get(src->ctx, f->node, &c->s, name, is_list, cnt);
+}
+
+/* an escape to the second level of f's state, then code there */
+static int wr_l2(exi_ctx_t *c, exi_frame_t *f, unsigned code) {
+    const exi_schema_t *s = &c->s;
+    unsigned np = s->state_prod[f->state + 1] - s->state_prod[f->state];
+    int e = wr(c, s->state_l2[f->state] >> 4, np);
+    return e ? e : wr(c, s->state_l2[f->state] & 3, code);
+}
+
+/* start state of the type named by a "{uri}local" string value; writes its qname */
+static int wr_type(exi_ctx_t *c, const exi_source_t *src, void *obj, uint32_t *state) {
+    exi_value_t v;
+    const uint8_t *up, *lp;
+    size_t ul, ll;
+    unsigned u, l;
+    int st, e;
+    vzero(&v);
+    if (src->leaf(src->ctx, obj, EXI_DT_STRING, &v)) {
+        FAIL(c, EXI_E_CALLBACK, "xsi:type is a str \"{uri}local\"");
+    }
+    split_key(v.ptr, v.len, &up, &ul, &lp, &ll);
+    if ((e = wr_qname(c, up, ul, lp, ll, &u, &l)) != 0) {
+        return e;
+    }
+    st = type_state(c, u, l);
+    if (st < 0) {
+        FAIL(c, EXI_E_DOC, "xsi:type names a type the schema does not have");
+    }
+    *state = (uint32_t)st;
+    return 0;
+}
+
+/* before the first event of an element: xsi:type / xsi:nil keys (second-level events of the
+   start state), then the ordered content list of grammars that have one */
+COLD static int enc_xsi(exi_ctx_t *c, const exi_source_t *src, exi_frame_t *f) {
+    const exi_schema_t *s = &c->s;
+    void *obj;
+    int cnt, e;
+    unsigned ee = (s->state_l2[f->state] & EXI_L2_EE) ? 1 : 0;
+    f->mode = 0;
+    f->start = (uint16_t)f->state;
+    f->items = 0;
+    f->item_i = f->nitems = 0;
+    f->wused = 0;
+    if (f->bare) {
+        return 0;
+    }
+    if (f->elem != EXI_ELEM_NONE && (obj = lookup(c, src, f, EXI_NAME_XSI_TYPE(s), 0, &cnt)) != 0) {
+        uint32_t st;
+        if ((e = wr_l2(c, f, ee)) != 0 || (e = wr_type(c, src, obj, &st)) != 0) {
+            return e;
+        }
+        f->state = f->start = (uint16_t)st;
+        f->used++;
+        ee = (s->state_l2[f->state] & EXI_L2_EE) ? 1 : 0;
+    }
+    if (c->error) {
+        return c->error;
+    }
+    if ((obj = lookup(c, src, f, EXI_NAME_XSI_NIL(s), 0, &cnt)) != 0) {
+        exi_value_t v;
+        vzero(&v);
+        if (src->leaf(src->ctx, obj, EXI_DT_BOOL, &v)) {
+            FAIL(c, EXI_E_CALLBACK, "xsi:nil is a bool");
+        }
+        if ((e = wr_l2(c, f, ee + 1)) != 0 || (e = wr(c, 1, v.mag ? 1 : 0)) != 0) {
+            return e;
+        }
+        if (v.mag) {
+            f->state = f->start = (uint16_t)nil_state(s, f->start);
+        }
+        f->used++;
+    }
+    if (c->error) {
+        return c->error;
+    }
+    if ((s->state_l2[f->state] & EXI_L2_ORDERED) && (obj = lookup(c, src, f, EXI_NAME_CONTENT(s), 1, &cnt)) != 0) {
+        f->items = obj;
+        f->nitems = (uint16_t)cnt;
+        f->used++;
+    }
+    if ((s->state_l2[f->state] & EXI_L2_ORDERED) && (f->items || f->elem == EXI_ELEM_NONE)) {
+        f->mode = EXI_MODE_SLOW;
+    }
+    return c->error;
+}
+
+/* index in c->keybuf of the next key of f's dict to write as a wildcard attribute, -1 if none */
+COLD static int wild_attr(exi_ctx_t *c, const exi_source_t *src, exi_frame_t *f) {
+    int n, i;
+    if (f->npresent == 0xFF) {
+        return -1;
+    }
+    n = src->keys(src->ctx, f->node, c->keybuf, EXI_MAX_PRESENT);
+    for (i = 0; i < n && i < EXI_MAX_PRESENT; i++) {
+        unsigned id = f->pkey[i];
+        if (id != EXI_NAME_VALUE && (id == 0xFFFF || id < EXI_NAME_CONTENT(&c->s)) && !(f->wused & (1u << i))) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* SE(*) for a content item {"{uri}local": value} (see dec_wild_elem) */
+COLD static int enc_wild_elem(exi_ctx_t *c, const exi_source_t *src, const exi_key_t *it) {
+    const uint8_t *up, *lp;
+    size_t ul, ll;
+    unsigned u, l, xu, xl;
+    uint32_t st;
+    void *t = 0;
+    int g, e, seen, cnt;
+    split_key((const uint8_t *)it->name, it->len, &up, &ul, &lp, &ll);
+    if ((e = wr_qname(c, up, ul, lp, ll, &u, &l)) != 0) {
+        return e;
+    }
+    g = global_elem(c, u, l);
+    if (g >= 0) {
+        return push(c, src, (unsigned)g, it->value);
+    }
+    seen = seen_before(c, u, l);
+    if (seen < 0) {
+        FAIL(c, EXI_E_LIMIT, "too many undeclared element names");
+    }
+    if ((seen && (e = wr(c, 1, 1)) != 0) || (e = wr(c, 2, 1)) != 0 ||
+        (e = wr_qname(c, (const uint8_t *)"http://www.w3.org/2001/XMLSchema-instance", 41,
+                      (const uint8_t *)"type", 4, &xu, &xl)) != 0) {
+        return e;
+    }
+    if (src->size(src->ctx, it->value) >= 0) {
+        t = src->get(src->ctx, it->value, &c->s, EXI_NAME_XSI_TYPE(&c->s), 0, &cnt);
+    }
+    if (c->error) {
+        return c->error;
+    }
+    if (t) {
+        if ((e = wr_type(c, src, t, &st)) != 0) {
+            return e;
+        }
+    } else {
+        int r;
+        if ((e = wr_qname(c, (const uint8_t *)"http://www.w3.org/2001/XMLSchema", 32,
+                          (const uint8_t *)"anyType", 7, &xu, &xl)) != 0) {
+            return e;
+        }
+        r = type_state(c, xu, xl);
+        if (r < 0) {
+            FAIL(c, EXI_E_DOC, "no xs:anyType grammar");
+        }
+        st = (uint32_t)r;
+    }
+    if ((e = push_state(c, src, EXI_ELEM_NONE, st, it->value)) != 0) {
+        return e;
+    }
+    if (t) {
+        c->frame[c->depth - 1].used++;    /* its xsi:type is written */
+    }
+    return 0;
+}
+
+/* one event of an element with ordered content ("#": text, declared children and wildcard
+   elements in document order) or of an undeclared element (xs:anyType: wildcard attributes) */
+COLD static int enc_ordered(exi_ctx_t *c, const exi_source_t *src, exi_frame_t *f) {
+    const exi_schema_t *s = &c->s;
+    unsigned p0 = s->state_prod[f->state];
+    unsigned np = s->state_prod[f->state + 1] - p0;
+    unsigned k, ev = 0, arg = 0, pi = 0;
+    int size = f->nsize, ikind = -1, wk = -1, cnt, e;
+    void *obj = 0;
+    exi_key_t it;
+    it.name = 0;
+    it.len = 0;
+    it.value = 0;
+    if (f->npresent == 0xFF) {
+        FAIL(c, EXI_E_LIMIT, "too many keys in an element with ordered content");
+    }
+    if (f->items && f->item_i < f->nitems) {
+        void *o = src->item(src->ctx, f->items, f->item_i);
+        ikind = o && src->entry ? src->entry(src->ctx, o, &it) : -1;
+        if (ikind < 0) {
+            FAIL(c, EXI_E_CALLBACK, "content items are one-key dicts or str");
+        }
+    }
+    for (k = 0; k < np; k++) {
+        pi = p0 + k;
+        ev = s->prod_ev[pi] >> 12;
+        arg = s->prod_ev[pi] & 0x7FF;
+        if (ev == EXI_EV_EE) {
+            if (f->used == (unsigned)size && f->item_i == f->nitems) {
+                break;
+            }
+        } else if (ev == EXI_EV_CH) {
+            if (arg == EXI_ARG_UNTYPED && ikind == 0) {
+                break;
+            }
+        } else if (ev == EXI_EV_AT) {
+            if ((obj = lookup(c, src, f, s->attr_name[arg], 0, &cnt)) != 0) {
+                break;
+            }
+        } else if (ev == EXI_EV_ATW) {
+            if ((wk = wild_attr(c, src, f)) >= 0) {
+                break;
+            }
+        } else if (ev == EXI_EV_SE || ev == EXI_EV_SEL) {
+            if (ikind == 1 && streq(exi_name(s, s->elem_name[arg]), (const uint8_t *)it.name, it.len)) {
+                break;
+            }
+        } else if (ev == EXI_EV_SEW) {
+            if (ikind == 1) {
+                break;
+            }
+        }
+        if (c->error) {
+            return c->error;
+        }
+    }
+    if (c->error) {
+        return c->error;
+    }
+    if (k == np) {
+        if ((c->flags & EXI_ENC_LENIENT) && (s->state_l2[f->state] & EXI_L2_EE) &&
+            f->used == (unsigned)size && f->item_i == f->nitems) {
+            if ((e = wr_l2(c, f, 0)) != 0) {
+                return e;
+            }
+            c->depth--;
+            return 0;
+        }
+        FAIL(c, EXI_E_DOC, "element content does not fit the schema (missing, misplaced or unknown item)");
+    }
+    if ((e = wr(c, s->state_l2[f->state] >> 4, k)) != 0) {
+        return e;
+    }
+    switch (ev) {
+        case EXI_EV_EE:
+            c->depth--;
+            return 0;
+        case EXI_EV_CH:
+            if (!it.len) {
+                FAIL(c, EXI_E_DOC, "empty text item");
+            }
+            if ((e = enc_string(c, frame_qname(c, f), (const uint8_t *)it.name, it.len)) != 0) {
+                return e;
+            }
+            f->item_i++;
+            break;
+        case EXI_EV_AT:
+            if ((e = enc_value(c, src, s->attr_dt[arg], s->attr_qname[arg], obj)) != 0) {
+                return e;
+            }
+            f->used++;
+            break;
+        case EXI_EV_ATW: {
+            const uint8_t *up, *lp;
+            size_t ul, ll;
+            unsigned u, l;
+            exi_value_t v;
+            split_key((const uint8_t *)c->keybuf[wk].name, c->keybuf[wk].len, &up, &ul, &lp, &ll);
+            if ((e = wr_qname(c, up, ul, lp, ll, &u, &l)) != 0) {
+                return e;
+            }
+            vzero(&v);
+            if (src->leaf(src->ctx, c->keybuf[wk].value, EXI_DT_STRING, &v)) {
+                FAIL(c, EXI_E_CALLBACK, "attribute values of undeclared elements are str");
+            }
+            if ((e = enc_string(c, s->n_qnames, v.ptr, v.len)) != 0) {
+                return e;
+            }
+            f->wused |= (uint16_t)(1u << wk);
+            f->used++;
+            break;
+        }
+        case EXI_EV_SE:
+        case EXI_EV_SEL:
+            f->item_i++;
+            f->state = (s->prod_ev[pi] & EXI_PROD_COUNTED) ? advance(s, f, pi) : s->prod_tgt[pi];
+            return push(c, src, arg, it.value);
+        default:   /* SEW */
+            f->item_i++;
+            f->state = s->prod_tgt[pi];
+            return enc_wild_elem(c, src, &it);
+    }
+    f->state = (s->prod_ev[pi] & EXI_PROD_COUNTED) ? advance(s, f, pi) : s->prod_tgt[pi];
+    return 0;
 }
 
 int exi_encode(exi_ctx_t *c, const char *schema, size_t schema_len, void *doc,
@@ -1072,30 +1916,53 @@ int exi_encode(exi_ctx_t *c, const char *schema, size_t schema_len, void *doc,
     }
     while (c->depth > 0) {
         exi_frame_t *f = &c->frame[c->depth - 1];
-        unsigned p0 = s->state_prod[f->state];
-        unsigned np = s->state_prod[f->state + 1] - p0;
+        unsigned p0, np;
         unsigned k, ev = 0, arg = 0, pi = 0;
         void *obj = 0;
         uint16_t *slot = 0;
-        int size = f->bare ? 0 : f->npresent != 0xFF ? f->npresent : src->size(src->ctx, f->node);
-        for (k = 0; k < np; k++) {
+        int size;
+        if (f->mode) {
+            if ((f->mode & EXI_MODE_XSI) && (e = enc_xsi(c, src, f)) != 0) {
+                return e;
+            }
+            if (f->mode & EXI_MODE_SLOW) {
+                /* ordered content, undeclared elements: one event by the slower path */
+                if ((e = enc_ordered(c, src, f)) != 0) {
+                    return e;
+                }
+                continue;
+            }
+        }
+        p0 = s->state_prod[f->state];
+        np = s->state_prod[f->state + 1] - p0;
+        size = f->nsize;
+        if (f->bare) {     /* a simple value: its CH, then EE */
+            for (k = 0; k < np; k++) {
+                pi = p0 + k;
+                ev = s->prod_ev[pi] >> 12;
+                arg = s->prod_ev[pi] & 0x7FF;
+                if (ev == EXI_EV_EE ? f->simple_done
+                                    : (ev == EXI_EV_CH && !f->simple_done && arg != EXI_ARG_UNTYPED)) {
+                    obj = f->node;
+                    break;
+                }
+            }
+        } else for (k = 0; k < np; k++) {
             pi = p0 + k;
             ev = s->prod_ev[pi] >> 12;
             arg = s->prod_ev[pi] & 0x7FF;
             if (ev == EXI_EV_EE) {
-                if (f->bare ? f->simple_done : f->used == (unsigned)size) {
+                if (f->used == (unsigned)size) {
                     break;
                 }
             } else if (ev == EXI_EV_CH) {
                 if (f->simple_done || arg == EXI_ARG_UNTYPED) {
                     continue;
                 }
-                obj = f->bare ? f->node : lookup(c, src, f, 0, 0, &cnt);
+                obj = lookup(c, src, f, 0, 0, &cnt);
                 if (obj) {
                     break;
                 }
-            } else if (f->bare) {
-                continue;
             } else if (ev == EXI_EV_AT) {
                 obj = lookup(c, src, f, s->attr_name[arg], 0, &cnt);
                 if (obj) {
@@ -1174,7 +2041,7 @@ int exi_encode(exi_ctx_t *c, const char *schema, size_t schema_len, void *doc,
                 f->used++;
                 break;
             case EXI_EV_CH:
-                if ((e = enc_value(c, src, arg, s->elem_qname[f->elem], obj)) != 0) {
+                if ((e = enc_value(c, src, arg, frame_qname(c, f), obj)) != 0) {
                     return e;
                 }
                 f->simple_done = 1;

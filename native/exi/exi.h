@@ -26,6 +26,22 @@
 #define EXI_ARG_UNTYPED 0x7FF
 #define EXI_ELEM_WRAP 1
 #define EXI_L2_EE 4
+#define EXI_L2_ORDERED 8   /* grammar with wildcards, mixed text or repeated choices */
+#define EXI_ELEM_NONE 0xFFFF   /* sink end(): an element started by item(EXI_ITEM_START) */
+/* reserved name ids (tools/exigen/cgen.py): "value" first, the others last (one compare
+   tells plain keys from them) */
+#define EXI_NAME_VALUE 0
+#define EXI_NAME_CONTENT(s) ((unsigned)(s)->n_name_off - 3u)    /* "#": ordered content list */
+#define EXI_NAME_XSI_TYPE(s) ((unsigned)(s)->n_name_off - 2u)   /* "xsi:type" */
+#define EXI_NAME_XSI_NIL(s) ((unsigned)(s)->n_name_off - 1u)    /* "xsi:nil" */
+/* sink item() kinds */
+#define EXI_ITEM_ATTR 0        /* key = value (wildcard attribute, xsi:type, xsi:nil) */
+#define EXI_ITEM_TEXT 1        /* text item of ordered content */
+#define EXI_ITEM_START 2       /* element with this key starts (an ordered content item) */
+/* start() is_list values beyond 0/1 */
+#define EXI_START_ITEM 2       /* declared element inside ordered content */
+#define EXI_MODE_XSI 1         /* encoder frame: xsi keys / "#" not yet looked at */
+#define EXI_MODE_SLOW 2        /* encoder frame: ordered content or an undeclared element */
 
 /* datatype kinds (cgen.py DT) */
 #define EXI_DT_NBIT 1
@@ -97,20 +113,30 @@ typedef struct {
     const int64_t *dt_lo, *dt_hi;
     uint16_t n_name_off, n_enum_off, n_elem_name, n_attr_name, n_state_prod, n_prod_ev;
     uint16_t n_counted, n_doc, n_dt_kind, n_qnames;
+    /* qname string tables (EXI 7.3): pre-populated uris and their local names (name ids) */
+    const char *uris;
+    const uint16_t *uri_off, *qn_local, *qn_local_off;
+    const uint8_t *doc_uri;                      /* uri index of each global element */
+    const uint8_t *type_uri;                     /* named types (xsi:type), sorted */
+    const uint16_t *type_name, *type_state;
+    const uint16_t *nil_from, *nil_to;           /* grammar start state -> its xsi:nil grammar */
+    uint16_t n_uri_off, n_type_uri, n_nil_from;
 } exi_schema_t;
 
 void exi_apphand_schema(exi_schema_t *s);
 void exi_din_schema(exi_schema_t *s);
 void exi_iso2_schema(exi_schema_t *s);
-/* ISO 15118-20 CommonMessages, AC, DC: built with -DEXI_ISO20 */
+/* ISO 15118-20 CommonMessages, AC, DC, AC-DP, WPT: built with -DEXI_ISO20 */
 void exi_iso20_cm_schema(exi_schema_t *s);
 void exi_iso20_ac_schema(exi_schema_t *s);
 void exi_iso20_dc_schema(exi_schema_t *s);
-#define EXI_N_SCHEMAS 6
-/* index of a schema name in EXI_SCHEMA_NAMES ("apphand" "din" "iso2" "iso20_cm" "iso20_ac"
-   "iso20_dc"), -1 if unknown or not built in */
+void exi_iso20_acdp_schema(exi_schema_t *s);
+void exi_iso20_wpt_schema(exi_schema_t *s);
+#define EXI_N_SCHEMAS 8
+/* index of a schema name ("apphand" "din" "iso2" "iso20_cm" "iso20_ac" "iso20_dc"
+   "iso20_acdp" "iso20_wpt"), -1 if unknown or not built in */
 int exi_schema_index(const char *name, size_t len);
-/* "apphand" | "din" | "iso2" (| "iso20_cm" | "iso20_ac" | "iso20_dc") -> 0 or -1 */
+/* "apphand" | "din" | "iso2" (| "iso20_cm" | "iso20_ac" | "iso20_dc" | "iso20_acdp" | "iso20_wpt") -> 0 or -1 */
 int exi_schema_by_name(exi_schema_t *s, const char *name, size_t len);
 
 /* a leaf value crossing the boundary */
@@ -133,6 +159,10 @@ typedef struct {
     /* CH: simple content; for lists called once with count, then once per item (count 0);
        kind 0: no content (None) */
     int (*value)(void *ctx, const exi_schema_t *s, const exi_value_t *v);
+    /* what the schema does not name: EXI_ITEM_ATTR (key: "{uri}local", "xsi:type",
+       "xsi:nil"; v a string or a bool), EXI_ITEM_TEXT (v: text), EXI_ITEM_START (key of an
+       element matched by a wildcard; its end() comes with EXI_ELEM_NONE) */
+    int (*item)(void *ctx, int what, const uint8_t *key, size_t klen, const exi_value_t *v);
 } exi_sink_t;
 
 typedef struct {
@@ -159,21 +189,48 @@ typedef struct {
        to exi_encode); list kinds: v->count and items via item(). Returns 0, 1 when obj is
        None (element without content), -1 on a type error */
     int (*leaf)(void *ctx, void *obj, unsigned kind, exi_value_t *v);
+    /* an item of an ordered content list: 0 = text (out->name/len: UTF-8), 1 = one-key
+       dict (out->name/len: the key, out->value: its value), -1 = neither (error set) */
+    int (*entry)(void *ctx, void *obj, exi_key_t *out);
 } exi_source_t;
 
 typedef struct {
     uint16_t off, len, qname, local;
 } exi_str_t;
 
+#ifndef EXI_MAX_URIS
+#define EXI_MAX_URIS 8        /* uris added by a stream (wildcard elements) */
+#endif
+#ifndef EXI_MAX_LOCALS
+#define EXI_MAX_LOCALS 32     /* local names added by a stream */
+#endif
+#ifndef EXI_MAX_SEEN
+#define EXI_MAX_SEEN 16       /* distinct undeclared element names per stream */
+#endif
+
+typedef struct {
+    uint16_t off, len;        /* in the string arena */
+    uint8_t uri;
+} exi_qstr_t;
+
 typedef struct {
     uint32_t state, count;
-    uint16_t elem;
+    uint16_t elem;            /* EXI_ELEM_NONE: an element matched by a wildcard */
     uint16_t used;          /* keys consumed (encoder) */
+    uint16_t nsize;           /* encoder: keys of the dict */
     uint8_t nkeys, bare, simple_done, npresent;   /* npresent: 0xFF = unknown (slow path) */
+    uint8_t mode;             /* encoder: EXI_MODE_* (0: a plain element, the fast path) */
+    uint16_t start;           /* start state of the current grammar (xsi events only there) */
+    uint16_t item_i, nitems;  /* encoder: ordered content list position */
+    uint16_t wused;           /* encoder: wildcard attributes written (bit per key index) */
+    void *items;              /* encoder: the ordered content list */
     void *node;             /* encoder: dict (or bare value) of this element */
     uint16_t key[EXI_MAX_KEYS], key_used[EXI_MAX_KEYS];
     uint16_t pkey[EXI_MAX_PRESENT];   /* name ids of the dict's keys (fast path) */
     void *pval[EXI_MAX_PRESENT];
+#if UINTPTR_MAX > 0xFFFFFFFFu
+    uint8_t pad_[16];         /* 256 bytes on 64-bit hosts: frame[i] is a shift, not a multiply */
+#endif
 } exi_frame_t;
 
 typedef struct {
@@ -200,6 +257,11 @@ typedef struct {
     int depth;
     exi_frame_t frame[EXI_MAX_DEPTH];
     exi_key_t keybuf[EXI_MAX_PRESENT];
+    /* qname tables added by this stream; undeclared element names met */
+    uint8_t nuris, nlocals, nseen;
+    exi_qstr_t uri_add[EXI_MAX_URIS], local_add[EXI_MAX_LOCALS];
+    uint16_t seen[EXI_MAX_SEEN][2];   /* (uri, local index) */
+    uint8_t qbuf[256];                /* one "{uri}local" key */
 } exi_ctx_t;
 
 /* decode data[0:len]; events go to sink. Returns EXI_OK or an error code (ctx->error_pos). */

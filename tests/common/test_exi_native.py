@@ -153,3 +153,44 @@ def test_unbounded_integers_beyond_64_bits():
     doc = {"V2G_Message": {"Header": {"SessionID": b"\x01"}, "Body": {"SessionSetupRes": {
         "ResponseCode": "OK", "EVSEID": "x", "EVSETimeStamp": 1 << 63}}}}
     raises(ValueError, exi.encode, "iso2", doc)
+
+
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+# xmldsig content the JSON layer of the reference cannot carry: bytes written by
+# EXICodec.jar's EXIficient core from the equivalent XML (tests/host/test_exi_jar.py)
+_ORDERED = (
+    ("804284020240373100813000dad0",     # repeated choices keep document order
+     {"KeyInfo": {"#": [{"X509Data": {"#": [{"X509SKI": b"\x01"}, {"X509SubjectName": "s"},
+                                             {"X509SKI": b"\x02"}]}}, {"KeyName": "k"}]}}),
+    ("8042006d300ed0cad8d8de0036b4833a30b4b640",     # mixed text
+     {"KeyInfo": {"Id": "i", "#": ["hello", {"KeyName": "k"}, "tail"]}}),
+    ("8043000aeae4dc74f008ccdede9805000c0204c20662c0dd0a046261724c02800625e8014c02800630375600",
+     {"KeyInfo": {"#": [{"{urn:x}foo": {"a": "1", "#": ["t", {"{urn:x}bar": {}}]}},
+                        {"{urn:x}foo": {"#": ["u"]}}]}}),      # undeclared elements (xs:anyType)
+    ("80423504a004e0373400",     # xsi:nil, xsi:type
+     {"KeyInfo": {"#": [{"KeyName": {"xsi:nil": True}},
+                        {"KeyName": {"xsi:type": _XS + "string", "value": "s"}}]}}),
+    ("8050d400800dad01bc000aeae4dc74f204c69805001d4088",
+     {"Object": {"#": [{"{http://www.w3.org/2000/09/xmldsig#}KeyName": "k"}, "x",
+                       {"{urn:y}c": {"xsi:type": _XS + "int", "value": -3}}]}}),
+    ("80880361002800575726e3a7802704c028006240",
+     {"SignatureMethod": {"Algorithm": "a", "#": [{"HMACOutputLength": 5}, {"{urn:x}p": {}}]}}),
+)
+
+
+def test_wildcards_mixed_text_order_and_xsi():
+    exi = _exi()
+    if exi is None:
+        return
+    for hexdata, doc in _ORDERED:
+        data = binascii.unhexlify(hexdata)
+        assert exi.decode("iso2", data) == doc, hexdata
+        assert exi.encode("iso2", doc) == data, hexdata
+    # children grouped by name (no "#") still encode, in schema order
+    grouped = {"KeyInfo": {"KeyName": ["k"], "X509Data": [{"X509SKI": [b"\x01"]}]}}
+    assert exi.decode("iso2", exi.encode("iso2", grouped)) == {
+        "KeyInfo": {"#": [{"KeyName": "k"}, {"X509Data": {"#": [{"X509SKI": b"\x01"}]}}]}}
+    raises(TypeError, exi.encode, "iso2", {"KeyInfo": {"#": [{"KeyName": "k", "x": 1}]}})
+    raises(ValueError, exi.encode, "iso2", {"KeyInfo": {"#": [""]}})
+    raises(ValueError, exi.encode, "iso2",
+           {"KeyInfo": {"#": [{"KeyName": {"xsi:type": _XS + "nope", "value": "s"}}]}})

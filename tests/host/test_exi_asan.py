@@ -3,6 +3,7 @@ the plain-C fuzz driver and through the CPython extension (decode -> encode -> d
 
 CPython only: builds with gcc (make -C native asan) and runs subprocesses with libasan
 preloaded."""
+import itertools
 import os
 import random
 import shutil
@@ -24,7 +25,7 @@ def _inputs():
     """Every unique corpus payload, plus for a sample: truncations and single bit flips."""
     rnd = random.Random(70121)
     out = []
-    for i, (schema, data) in enumerate(fuzz_seeds.seeds()):
+    for i, (schema, data) in enumerate(itertools.chain(fuzz_seeds.seeds(), fuzz_seeds.rich_seeds())):
         out.append((schema, data))
         if i % 8 == 0:
             out.append((schema, data[:rnd.randrange(len(data))]))

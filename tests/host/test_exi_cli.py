@@ -43,3 +43,21 @@ def test_errors_are_reported_with_bit_position():
     assert r.returncode == 1 and "at bit" in r.stderr
     r = _run("encode", "--schema", "apphand", "-", stdin='{"nope": {}}')
     assert r.returncode == 1 and "error" in r.stderr
+
+
+def test_ordered_content_through_json():
+    """xmldsig content in document order, text, a wildcard element, base64 inside "#"."""
+    rich = "804284020240373100813000dad0"     # KeyInfo: X509Data(SKI, SubjectName, SKI), KeyName
+    for extra in ([], ["--python"]):
+        r = _run("decode", "--schema", "iso2", rich, *extra)
+        assert r.returncode == 0, r.stderr
+        doc = json.loads(r.stdout)
+        assert doc["KeyInfo"]["#"][0]["X509Data"]["#"][0] == {"X509SKI": "AQ=="}
+        r = _run("encode", "--schema", "iso2", "-", *extra, stdin=r.stdout)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == rich
+    doc = {"Object": {"#": ["x", {"{urn:y}c": {"a": "1", "#": ["t"]}}]}}
+    r = _run("encode", "--schema", "iso2", "-", stdin=json.dumps(doc))
+    assert r.returncode == 0, r.stderr
+    r = _run("decode", "--schema", "iso2", r.stdout.strip(), "--python")
+    assert json.loads(r.stdout) == doc

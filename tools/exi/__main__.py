@@ -1,6 +1,6 @@
 """EXI command line for the V2G schemas.
 
-  python -m tools.exi decode --schema din|iso2|apphand|iso20_cm|iso20_ac|iso20_dc HEX
+  python -m tools.exi decode --schema din|iso2|apphand|iso20_cm|iso20_ac|iso20_dc|iso20_acdp|iso20_wpt HEX
                                                                -> document as JSON
   python -m tools.exi encode --schema ... FILE|-                -> EXI as hex
 

@@ -4,15 +4,29 @@
 ``lambda lo, hi: data.draw(st.integers(lo, hi))`` under hypothesis (shrinks toward the first
 production of every state and the smallest values).
 
-Never generated: wildcard content and mixed text (not supported by the codec yet), abstract
-elements or types (nothing can instantiate them); elements that need them are left out.
+By default only what the native codec takes (no wildcard content, no mixed text, xmldsig
+repeated choices grouped by name). ``rich=True`` (Python codec and the reference's XML front
+end only): ordered content lists (pycodec.CONTENT) in the elements that have them, with
+wildcard elements (undeclared, xs:anyType content or an xsi:type), mixed text, xsi:nil and
+xsi:type on declared children. Never generated: abstract elements or types (nothing can
+instantiate them); elements that need them are left out.
 """
 from tools.exi import pycodec
 
 _STRINGS = ("", "A", "urn:iso:15118:2:2013:MsgDef", "ZZ-123", "\u00e9t\u00e9")
 
 
-def _unusable(m):
+def _usable_prod(p, bad, rich):
+    return (p[0] in ("EE", "AT") or (p[0] == "CH" and (p[1] >= 0 or rich))
+            or (p[0] == "SE" and p[1] not in bad) or (rich and p[0] == "SEW"))
+
+
+_FOREIGN = ("{urn:x}a", "{urn:x}b", "{urn:y}c")
+_TEXT = ("t", "abc", "\u00e9", "x y")
+_XS = "{http://www.w3.org/2001/XMLSchema}"
+
+
+def _unusable(m, rich=False):
     """Elements whose content (transitively) needs wildcards/mixed content, or is abstract."""
     bad = set()
     for i, el in enumerate(m.elements):
@@ -29,8 +43,7 @@ def _unusable(m):
             # unusable if some state offers only unusable ways forward (wildcards and
             # mixed text are never generated)
             for st in g:
-                ok = [p for p in st if p[0] in ("EE", "AT") or (p[0] == "CH" and p[1] >= 0)
-                      or (p[0] == "SE" and p[1] not in bad)]
+                ok = [p for p in st if _usable_prod(p, bad, rich)]
                 if not ok:
                     bad.add(i)
                     changed = True
@@ -39,14 +52,58 @@ def _unusable(m):
 
 
 class Generator:
-    def __init__(self, schema, draw, max_depth=7, max_items=3):
+    def __init__(self, schema, draw, max_depth=7, max_items=3, rich=False):
         self.m = pycodec.model(schema)
         self.draw = draw
         self.max_depth = max_depth
         self.max_items = max_items
-        if not hasattr(self.m, "_docgen_bad"):
-            self.m._docgen_bad = _unusable(self.m)
-        self.bad = self.m._docgen_bad
+        self.rich = rich
+        attr = "_docgen_bad_rich" if rich else "_docgen_bad"
+        if not hasattr(self.m, attr):
+            setattr(self.m, attr, _unusable(self.m, rich))
+        self.bad = getattr(self.m, attr)
+
+    def foreign(self, depth):
+        """Content of an undeclared element: xs:anyType (attributes, text, elements) or a
+        simple value under an xsi:type."""
+        d = self.draw
+        simple = self.simple_types()
+        if simple and d(0, 4) == 0:
+            local, dti = simple[d(0, len(simple) - 1)]
+            return {"xsi:type": _XS + local, "value": self.value(dti)}
+        out = {}
+        if d(0, 2) == 0:
+            out[("at", "{urn:x}q")[d(0, 1)]] = _TEXT[d(0, len(_TEXT) - 1)]
+        items = []
+        for _ in range(d(0, 2) if depth < self.max_depth else 0):
+            if d(0, 1) and not (items and isinstance(items[-1], str)):
+                items.append(_TEXT[d(0, len(_TEXT) - 1)])
+            else:
+                items.append({_FOREIGN[d(0, len(_FOREIGN) - 1)]: self.foreign(depth + 1)})
+        if items:
+            out[pycodec.CONTENT] = items
+        return out
+
+    def simple_types(self):
+        """(local name, datatype) of the built-in simple types xsi:type can name here."""
+        m = self.m
+        if not hasattr(m, "_docgen_xsi"):
+            m._docgen_xsi = [(local, m.gram_simple[gi]) for uri, local, gi in m.type_table
+                             if "{%s}" % uri == _XS and m.gram_simple[gi] >= 0
+                             and m.datatypes[m.gram_simple[gi]].kind in ("int", "uint", "nbit", "string", "bool")]
+        return m._docgen_xsi
+
+    def decorate(self, ei, v):
+        """Sometimes xsi:nil or xsi:type on a declared child of ordered content."""
+        m = self.m
+        g = m.elements[ei].grammar
+        k = self.draw(0, 7)
+        if k == 0 and not isinstance(v, dict):
+            return {"xsi:nil": True}
+        if (k == 1 and m.gram_simple[g] >= 0 and isinstance(v, str) and not m.gram_wrap[g]
+                and any(t[0] == "string" for t in self.simple_types())):
+            return {"xsi:type": _XS + "string", "value": v}
+        return v
 
     def value(self, dti):
         dt = self.m.datatypes[dti]
@@ -84,13 +141,15 @@ class Generator:
         out = {}
         val = None
         state = count = 0
+        ordered = self.rich and m.gram_ordered[el.grammar]
+        items = []
         while True:
-            prods = [p for p in g[state] if p[0] in ("EE", "AT") or (p[0] == "CH" and p[1] >= 0)
-                     or (p[0] == "SE" and p[1] not in self.bad)]
+            prods = [p for p in g[state] if _usable_prod(p, self.bad, self.rich)
+                     and not (p[0] == "CH" and p[1] < 0 and items and isinstance(items[-1], str))]
             if force is not None and any(p[0] == "SE" and m.elements[p[1]].name == force for p in prods):
                 prods = [p for p in prods if p[0] == "SE" and m.elements[p[1]].name == force]
                 force = None
-            elif depth >= self.max_depth and any(p[0] == "EE" for p in prods):
+            elif (depth >= self.max_depth or len(items) > 5) and any(p[0] == "EE" for p in prods):
                 prods = [p for p in prods if p[0] == "EE"]
             elif any(p[0] == "SE" and p[1] == ei for p in prods) or len(out) > 12:
                 prods = [p for p in prods if p[0] != "SE" or p[1] != ei] or prods
@@ -101,12 +160,18 @@ class Generator:
                 break
             if ev == "AT":
                 out[m.attrs[arg][1]] = self.value(m.attrs[arg][2])
+            elif ev == "CH" and arg < 0:
+                items.append(_TEXT[self.draw(0, len(_TEXT) - 1)])
             elif ev == "CH":
                 val = self.value(arg)
+            elif ev == "SEW":
+                items.append({_FOREIGN[self.draw(0, len(_FOREIGN) - 1)]: self.foreign(depth + 1)})
             else:
                 name = m.elements[arg].name
                 child = self.element(arg, depth + 1)
-                if name in lists:
+                if ordered:
+                    items.append({name: self.decorate(arg, child)})
+                elif name in lists:
                     out.setdefault(name, []).append(child)
                 else:
                     out[name] = child
@@ -115,6 +180,8 @@ class Generator:
                 state = exit_ if count >= limit else tgt
             else:
                 state = tgt
+        if items:
+            out[pycodec.CONTENT] = items
         if val is not None:
             if out or m.gram_wrap[el.grammar]:
                 out["value"] = val
@@ -141,11 +208,11 @@ class Generator:
         return {name: doc}
 
 
-def message_names(schema):
+def message_names(schema, rich=False):
     """Message elements a document can carry: the Body children (DIN, ISO-2), else the
     root elements (apphand, ISO 15118-20)."""
     m = pycodec.model(schema)
-    bad = _unusable(m)
+    bad = _unusable(m, rich)
     body = [e for e in m.elements if e.name == "Body"]
     if not body:        # apphand, ISO 15118-20: the messages are the root elements
         ns = m.elements[m.doc_elements[-1]].ns if schema == "apphand" else None

@@ -1,5 +1,7 @@
 """Write fuzzing seeds for native/exi/test/exi_fuzz.c: one file per unique corpus payload,
-first byte = schema (0 apphand, 1 din, 2 iso2). Usage: python tools/exi/fuzz_seeds.py DIR"""
+plus generated xmldsig content the corpus lacks (wildcards, mixed text, xsi:type/xsi:nil,
+document order); first byte = schema (0 apphand, 1 din, 2 iso2).
+Usage: python tools/exi/fuzz_seeds.py DIR"""
 import glob
 import json
 import os
@@ -23,10 +25,31 @@ def seeds():
                     yield k[0], bytes.fromhex(k[1])
 
 
+def rich_seeds(n=160):
+    """(schema index, payload) of n generated documents with the xmldsig constructs the
+    corpus lacks (tools.exi.docgen rich=True, encoded by the Python codec); none without
+    the XSDs."""
+    import random
+    sys.path.insert(0, ROOT)
+    try:
+        from tools.exi import docgen, pycodec
+        pycodec.model("iso2")
+    except Exception:
+        return
+    rnd = random.Random(15118)
+    roots = ("Signature", "KeyInfo", "Object", "X509Data", "Transform", "SignatureProperties",
+             "SignatureMethod", "PGPData", "SPKIData", "KeyValue")
+    for i in range(n):
+        schema = ("din", "iso2")[i % 2]
+        gen = docgen.Generator(schema, rnd.randint, max_depth=5, rich=True)
+        yield (1 if schema == "din" else 2), pycodec.encode(schema, gen.document(root=roots[i % len(roots)]))
+
+
 def main(out):
     os.makedirs(out, exist_ok=True)
     n = 0
-    for n, (schema, data) in enumerate(seeds(), 1):
+    import itertools
+    for n, (schema, data) in enumerate(itertools.chain(seeds(), rich_seeds()), 1):
         with open(os.path.join(out, "seed%05d" % n), "wb") as f:
             f.write(bytes([schema]) + data)
     print("%d seeds in %s" % (n, out))

@@ -43,7 +43,9 @@ def _walk(m, ei, v, out):
         return _conv(m, simple, v, out) if simple >= 0 else v
     res = {}
     for k, x in v.items():
-        if k in kids:
+        if k == pycodec.CONTENT and isinstance(x, list):
+            res[k] = [_item(m, kids, y, out) for y in x]
+        elif k in kids:
             if isinstance(x, list):
                 res[k] = [_walk(m, kids[k], y, out) for y in x]
             else:
@@ -55,6 +57,22 @@ def _walk(m, ei, v, out):
         else:
             res[k] = x
     return res
+
+
+def _item(m, kids, y, out):
+    """An ordered content item: text, a declared child, or a wildcard element."""
+    if not isinstance(y, dict) or len(y) != 1:
+        return y
+    (k, x), = y.items()
+    if k in kids:
+        return {k: _walk(m, kids[k], x, out)}
+    ei = m.globals_by_qname.get(pycodec.split_qkey(k))
+    if ei is not None:
+        return {k: _walk(m, ei, x, out)}
+    if isinstance(x, dict):      # undeclared: xs:anyType content (str values, items)
+        return {k: dict((a, [_item(m, {}, z, out) for z in b] if a == pycodec.CONTENT else b)
+                        for a, b in x.items())}
+    return y
 
 
 def _root(schema, doc, out):

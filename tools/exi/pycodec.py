@@ -7,7 +7,13 @@ C codec (slow, host only). Same document representation as the native module:
   attributes -> dict with the content under "value";
 - simple-typed elements -> int / bool / str (strings, enumerations) / bytes (hex/base64Binary)
   / list (xs:list); None for an element without content whose type has no empty value
-  (EE at the second level where content was expected).
+  (EE at the second level where content was expected);
+- elements with wildcards, mixed content or repeated choices (the xmldsig types; anyType):
+  attributes as keys, the content in document order under "#": a list of one-key dicts
+  {name: value} (declared children by local name, wildcard elements as "{uri}local") and
+  str (text); undeclared elements are dicts (xs:anyType: attributes "{uri}local" or
+  "local" with str values, "#"); "xsi:type": "{uri}local" and "xsi:nil": bool keys where
+  the stream has them (native/STATUS.md).
 """
 from tools.exigen import grammar as _g
 
@@ -129,11 +135,166 @@ class _Strings:
         self.glob.append(s)
 
 
+CONTENT = "#"          # key of the ordered content list (wildcards, mixed text, repeated choices)
+XSI_TYPE = "xsi:type"  # keys of the xsi attributes (second-level events)
+XSI_NIL = "xsi:nil"
+XSI_NS = _g.XSI_NS
+ANYTYPE = ("http://www.w3.org/2001/XMLSchema", "anyType")
+
+
+def qkey(uri, local):
+    """Key of an element or attribute matched by a wildcard: "{uri}local" ("local" if no uri)."""
+    return "{%s}%s" % (uri, local) if uri else local
+
+
+def split_qkey(k):
+    if k.startswith("{"):
+        i = k.rfind("}")     # a local name has no "}"; a (broken) uri may
+        if i > 0:
+            return k[1:i], k[i + 1:]
+    return "", k
+
+
+class _QNames:
+    """The uri and local-name string tables of one stream (pre-populated from the schema)."""
+
+    def __init__(self, m):
+        self.uris = list(m.uris)
+        self.locals = [list(x) for x in m.uri_locals]
+
+    def read(self, r, dec):
+        i = r.bits(_g.bits(len(self.uris) + 1))
+        if i == 0:
+            uri = dec.literal(r.uint())
+            self.uris.append(uri)
+            self.locals.append([])
+            u = len(self.uris) - 1
+        elif i - 1 < len(self.uris):
+            u = i - 1
+        else:
+            raise ExiError("uri index out of range", r.pos)
+        return self.uris[u], self.local(r, dec, u)
+
+    def local(self, r, dec, u):
+        n = r.uint()
+        loc = self.locals[u]
+        if n == 0:
+            i = r.bits(_g.bits(len(loc)))
+            if i >= len(loc):
+                raise ExiError("local-name index out of range", r.pos)
+            return loc[i]
+        name = dec.literal(n - 1)
+        loc.append(name)
+        return name
+
+    def write(self, w, uri, local):
+        if uri in self.uris:
+            u = self.uris.index(uri)
+            w.bits(_g.bits(len(self.uris) + 1), u + 1)
+        else:
+            w.bits(_g.bits(len(self.uris) + 1), 0)
+            _lit(w, uri)
+            self.uris.append(uri)
+            self.locals.append([])
+            u = len(self.uris) - 1
+        loc = self.locals[u]
+        if local in loc:
+            w.uint(0)
+            w.bits(_g.bits(len(loc)), loc.index(local))
+        else:
+            w.uint(len(local) + 1)
+            for c in local:
+                w.uint(ord(c))
+            loc.append(local)
+
+
+def _char(r):
+    cp = r.uint()
+    if cp > 0x10FFFF or 0xD800 <= cp <= 0xDFFF:
+        raise ExiError("invalid code point", r.pos)
+    return chr(cp)
+
+
+def _lit(w, s):
+    w.uint(len(s))
+    for c in s:
+        w.uint(ord(c))
+
+
 class _Dec:
     def __init__(self, m, data):
         self.m = m
         self.r = _Reader(data)
         self.st = _Strings()
+        self.qn = _QNames(m)
+        self.seen = set()     # undeclared qnames met so far
+
+    def literal(self, n):
+        r = self.r
+        if n > (r.end - r.pos) // 8:
+            raise ExiError("string length %d beyond end" % n, r.pos)
+        return "".join(_char(r) for _ in range(n))
+
+    def second_level(self, gi, state, out):
+        """A second-level event in the first state: xsi:type or xsi:nil; returns the grammar
+        to continue with (state 0), or None for EE."""
+        m = self.m
+        width, l2_ee = m.gram_l2[gi][state]
+        code = self.r.bits(width)
+        if l2_ee:
+            if code == 0:
+                return None
+            code -= 1
+        if state == 0 and code == 0:
+            uri, local = self.qn.read(self.r, self)
+            out[XSI_TYPE] = qkey(uri, local)
+            try:
+                return m.type_grammar((uri, local))
+            except Exception:
+                raise ExiError("xsi:type: unknown type {%s}%s" % (uri, local), self.r.pos)
+        if state == 0 and code == 1:
+            nil = bool(self.r.bits(1))
+            out[XSI_NIL] = nil
+            if nil:
+                return m.gram_nil[gi]
+            return gi
+        raise ExiError("second-level event (schema deviation) unsupported", self.r.pos)
+
+    def wildcard(self, depth):
+        """SE(*): the element's qname, then its content: declared global elements with their
+        own grammar, undeclared ones with xs:anyType's."""
+        uri, local = self.qn.read(self.r, self)
+        ei = self.m.globals_by_qname.get((uri, local))
+        if ei is not None:
+            return qkey(uri, local), self.element(ei, depth + 1)
+        return qkey(uri, local), self.builtin((uri, local), depth + 1)
+
+    def builtin(self, qn, depth):
+        """Content of an undeclared element. The reference's V2G profile allows no built-in
+        element grammars (maximumNumberOfBuiltInElementGrammars = 0): its encoder starts such
+        an element with AT(xsi:type) through AT(*) of the built-in StartTagContent (no
+        first-level productions: 0 bits; second level EE, AT(*), SE(*), CH: 2 bits) and goes
+        on in the named type's grammar (xs:anyType for text and elements)."""
+        r = self.r
+        # observed: from an undeclared qname's second occurrence in a stream on, the
+        # reference's built-in StartTagContent has one first-level production (1 bit), yet it
+        # still writes xsi:type through the escape and AT(*)
+        if qn in self.seen and r.bits(1) != 1:
+            raise ExiError("undeclared element: learned production unsupported", r.pos)
+        self.seen.add(qn)
+        if r.bits(2) != 1 or self.qn.read(r, self) != (XSI_NS, "type"):
+            raise ExiError("undeclared element without xsi:type (built-in grammar) unsupported", r.pos)
+        uri, local = self.qn.read(r, self)
+        try:
+            gi = self.m.type_grammar((uri, local))
+        except Exception:
+            raise ExiError("xsi:type: unknown type {%s}%s" % (uri, local), r.pos)
+        v = self.content(gi, qn, depth)
+        if (uri, local) != ANYTYPE:
+            if not isinstance(v, dict):
+                v = {"value": v}
+            v[XSI_TYPE] = qkey(uri, local)
+        return v
 
     def value(self, dti, qn):
         dt = self.m.datatypes[dti]
@@ -198,18 +359,22 @@ class _Dec:
         n -= 2
         if n > (r.end - r.pos) // 8:
             raise ExiError("string length %d beyond end" % n, r.pos)
-        s = "".join(chr(r.uint()) for _ in range(n))
+        s = "".join(_char(r) for _ in range(n))
         self.st.add(qn, s)
         return s
 
     def element(self, ei, depth=0):
+        el = self.m.elements[ei]
+        return self.content(el.grammar, (el.ns, el.name), depth)
+
+    def content(self, gi, qn, depth):
         m = self.m
-        el = m.elements[ei]
         if depth > 64:
             raise ExiError("nesting too deep", self.r.pos)
-        g = m.grammars[el.grammar]
-        lists = m.gram_lists[el.grammar]
-        qn = (el.ns, el.name)
+        g = m.grammars[gi]
+        lists = m.gram_lists[gi]
+        ordered = m.gram_ordered[gi]
+        items = []
         out = {}
         val = None
         has_value = False
@@ -219,9 +384,10 @@ class _Dec:
             prods = g[state]
             code = self.r.bits(_g.bits(len(prods) + 1))
             if code >= len(prods):
-                width, l2_ee = m.gram_l2[el.grammar][state]
-                if self.r.bits(width) != 0 or not l2_ee:
-                    raise ExiError("second-level event (schema deviation) unsupported", self.r.pos)
+                ng = self.second_level(gi, state, out)
+                if ng is not None:
+                    gi, g, lists, ordered, state = ng, m.grammars[ng], m.gram_lists[ng], m.gram_ordered[ng], 0
+                    continue
                 # EE where content was expected: an empty value (what EXIficient writes
                 # for "" and b"")
                 # (None for types that have no empty value)
@@ -238,25 +404,36 @@ class _Dec:
                 out[an] = self.value(adt, (ans, an))
             elif ev == "CH":
                 if arg < 0:
-                    raise ExiError("mixed content unsupported", self.r.pos)
-                val = self.value(arg, qn)
-                has_value = True
+                    items.append(self.string(qn))
+                else:
+                    val = self.value(arg, qn)
+                    has_value = True
             elif ev == "SE":
                 child = m.elements[arg]
                 v = self.element(arg, depth + 1)
-                if child.name in lists:
+                if ordered:
+                    items.append({child.name: v})
+                elif child.name in lists:
                     out.setdefault(child.name, []).append(v)
                 else:
                     out[child.name] = v
+            elif ev == "SEW":
+                k, v = self.wildcard(depth)
+                items.append({k: v})
+            elif ev == "ATW":
+                uri, local = self.qn.read(self.r, self)
+                out[qkey(uri, local)] = self.string((uri, local))
             else:
-                raise ExiError("wildcard content unsupported", self.r.pos)
+                raise ExiError("unsupported event %s" % ev, self.r.pos)
             if limit:
                 count = count + 1 if tgt == state else 1
                 state = exit_ if count >= limit else tgt
             else:
                 state = tgt
+        if items:
+            out[CONTENT] = items
         if has_value:
-            if out or m.gram_wrap[el.grammar]:
+            if out or m.gram_wrap[gi]:
                 out["value"] = val
                 return out
             return val
@@ -287,6 +464,9 @@ class _Enc:
         self.w = _Writer()
         self.st = _Strings()
         self.hexbytes = hexbytes
+        self.qn = _QNames(m)
+        self.seen = set()
+        self.ev = []       # events written (for tools.exi.xmlmap)
 
     def value(self, dti, qn, v):
         dt = self.m.datatypes[dti]
@@ -353,81 +533,207 @@ class _Enc:
         self.st.add(qn, s)
 
     def element(self, ei, v):
+        el = self.m.elements[ei]
+        self.ev.append(("SE", el.ns, el.name))
+        self.content(el.grammar, (el.ns, el.name), v)
+        self.ev.append(("EE",))
+
+    def _l2(self, gi, state, width, code, nprods):
+        """A second-level event: code within the second level of (gi, state)."""
+        self.w.bits(width, nprods)
+        self.w.bits(self.m.gram_l2[gi][state][0], code)
+
+    def builtin(self, qn, d):
+        """Undeclared element: AT(xsi:type) in the built-in grammar, then the type's grammar
+        (xs:anyType unless the document names one); see _Dec.builtin."""
+        tq = ANYTYPE
+        if isinstance(d, dict) and XSI_TYPE in d:
+            tq = split_qkey(d[XSI_TYPE])
+            d = dict((k, v) for k, v in d.items() if k != XSI_TYPE)
+            if list(d) == ["value"]:
+                d = d["value"]
+        try:
+            gi = self.m.type_grammar(tq)
+        except Exception:
+            raise ExiError("{%s}%s: unknown xsi:type" % qn)
+        if qn in self.seen:
+            self.w.bits(1, 1)
+        self.seen.add(qn)
+        self.w.bits(2, 1)
+        self.qn.write(self.w, XSI_NS, "type")
+        self.qn.write(self.w, tq[0], tq[1])
+        self.ev.append(("AT", XSI_NS, "type", tq))
+        self.content(gi, qn, d)
+
+    def content(self, gi, qn, v):
         m = self.m
-        el = m.elements[ei]
-        g = m.grammars[el.grammar]
-        lists = m.gram_lists[el.grammar]
-        simple = m.gram_simple[el.grammar]
-        qn = (el.ns, el.name)
+        g = m.grammars[gi]
+        lists = m.gram_lists[gi]
+        simple = m.gram_simple[gi]
+        ordered = m.gram_ordered[gi]
+        name = qn[1]
         if isinstance(v, dict):
             d = v
         elif simple >= 0:
             d = {"value": v}
         else:
-            raise ExiError("%s: dict expected" % el.name)
-        used = {}
+            raise ExiError("%s: dict expected" % name)
+        items = d.get(CONTENT, []) if ordered else []
+        if ordered and not isinstance(items, list):
+            raise ExiError("%s: %s must be a list" % (name, CONTENT))
+        nitem = 0
+        used = {CONTENT: 1} if CONTENT in d and ordered else {}
         state = 0
         count = 0
+        # xsi:type / xsi:nil: second-level events of the first state
+        if XSI_TYPE in d:
+            uri, local = split_qkey(d[XSI_TYPE])
+            try:
+                ng = m.type_grammar((uri, local))
+            except Exception:
+                raise ExiError("%s: unknown xsi:type %r" % (name, d[XSI_TYPE]))
+            self._l2(gi, 0, _g.bits(len(g[0]) + 1), m.gram_l2[gi][0][1], len(g[0]))
+            self.qn.write(self.w, uri, local)
+            self.ev.append(("AT", XSI_NS, "type", (uri, local)))
+            used[XSI_TYPE] = 1
+            gi, g, lists, simple, ordered = ng, m.grammars[ng], m.gram_lists[ng], m.gram_simple[ng], m.gram_ordered[ng]
+            items = d.get(CONTENT, []) if ordered else []
+            if CONTENT in d and ordered:
+                used[CONTENT] = 1
+        if XSI_NIL in d:
+            nil = d[XSI_NIL]
+            if not isinstance(nil, bool):
+                raise ExiError("%s: xsi:nil must be a bool" % name)
+            self._l2(gi, 0, _g.bits(len(g[0]) + 1), m.gram_l2[gi][0][1] + 1, len(g[0]))
+            self.w.bits(1, 1 if nil else 0)
+            self.ev.append(("AT", XSI_NS, "nil", "true" if nil else "false"))
+            used[XSI_NIL] = 1
+            if nil:
+                gi = m.gram_nil[gi]
+                g, lists, simple, ordered, items = m.grammars[gi], (), -1, False, []
+        anames = set(m.attrs[p[1]][1] for st in g for p in st if p[0] == "AT")
+        enames = set(m.elements[p[1]].name for st in g for p in st if p[0] == "SE")
+        anyattr = any(p[0] == "ATW" for st in g for p in st)
+        if ordered and CONTENT not in d and any(k in enames for k in d):
+            ordered = False      # children grouped by name (the native codec's form): schema order
         while True:
             prods = g[state]
             width = _g.bits(len(prods) + 1)
             chosen = None
+            attrs_left = [k for k in d if k not in used and k not in ("value", CONTENT, XSI_TYPE, XSI_NIL)
+                          and (k in anames or (anyattr and k not in enames))]
+            item = items[nitem] if nitem < len(items) else None
+            ikey = None
+            if isinstance(item, dict):
+                if len(item) != 1:
+                    raise ExiError("%s: content items are single-key dicts or str" % name)
+                (ikey, ival), = item.items()
             for code, p in enumerate(prods):
                 ev, arg = p[0], p[1]
                 if ev == "AT":
-                    name = m.attrs[arg][1]
-                    if name in d and name not in used:
+                    an = m.attrs[arg][1]
+                    if an in d and an not in used:
                         chosen = code
                         break
+                elif ev == "ATW":
+                    if [k for k in attrs_left if not any(
+                            q[0] == "AT" and m.attrs[q[1]][1] == k for q in prods)]:
+                        chosen = code
+                        break
+                elif attrs_left and any(q[0] in ("AT", "ATW") for q in prods):
+                    continue     # attributes first
                 elif ev == "SE":
-                    name = m.elements[arg].name
-                    if name in d and used.get(name, 0) < (len(d[name]) if name in lists else 1):
+                    el = m.elements[arg]
+                    if ordered:
+                        if ikey is not None and (ikey == el.name or split_qkey(ikey) == (el.ns, el.name)):
+                            chosen = code
+                            break
+                    elif el.name in d and used.get(el.name, 0) < (len(d[el.name]) if el.name in lists else 1):
+                        chosen = code
+                        break
+                elif ev == "SEW":
+                    if ordered and ikey is not None and ikey.startswith("{"):
                         chosen = code
                         break
                 elif ev == "CH":
-                    if "value" in d and "value" not in used:
+                    if arg < 0:
+                        if isinstance(item, str):
+                            chosen = code
+                            break
+                    elif "value" in d and "value" not in used:
                         chosen = code
                         break
                 elif ev == "EE":
-                    if all(k in used for k in d) and all(
+                    if nitem == len(items) and all(k in used for k in d) and all(
                             used[k] == len(d[k]) for k in d if k in lists):
                         chosen = code
                         break
             if chosen is None:
                 left = [k for k in d if k not in used or (k in lists and used[k] < len(d[k]))]
-                if not left and self.lenient and m.gram_l2[el.grammar][state][1]:
-                    self.w.bits(width, len(prods))      # required content missing: 2nd-level EE
-                    self.w.bits(m.gram_l2[el.grammar][state][0], 0)
+                if not left and nitem == len(items) and self.lenient and m.gram_l2[gi][state][1]:
+                    self._l2(gi, state, width, 0, len(prods))     # required content missing
                     return
-                raise ExiError("%s: cannot encode %s here (schema order/required element?)" % (el.name, left))
+                raise ExiError("%s: cannot encode %s here (schema order/required element?)" % (
+                    name, left + items[nitem:nitem + 1]))
             ev, arg, tgt, limit, exit_ = prods[chosen]
-            if (ev == "CH" and m.gram_l2[el.grammar][state][1] and (d["value"] is None or (
+            if (ev == "CH" and arg >= 0 and m.gram_l2[gi][state][1] and (d["value"] is None or (
                     not self.empty_ch and d["value"] in ("", b"", [])))):
                 # empty content: EE at the second level, as EXIficient writes it
-                self.w.bits(width, len(prods))
-                self.w.bits(m.gram_l2[el.grammar][state][0], 0)
+                self._l2(gi, state, width, 0, len(prods))
                 if not all(k in used or k == "value" for k in d):
-                    raise ExiError("%s: content after an empty value" % el.name)
+                    raise ExiError("%s: content after an empty value" % name)
                 return
             self.w.bits(width, chosen)
             if ev == "EE":
                 return
             if ev == "AT":
                 ans, an, adt = m.attrs[arg]
+                self.ev.append(("AT", ans, an, (adt, d[an])))
                 self.value(adt, (ans, an), d[an])
                 used[an] = 1
+            elif ev == "ATW":
+                k = [k for k in attrs_left if not any(q[0] == "AT" and m.attrs[q[1]][1] == k for q in prods)][0]
+                uri, local = split_qkey(k)
+                if not isinstance(d[k], str):
+                    raise ExiError("%s: attribute %s: str expected" % (name, k))
+                self.qn.write(self.w, uri, local)
+                self.ev.append(("AT", uri, local, d[k]))
+                self.string((uri, local), d[k])
+                used[k] = 1
             elif ev == "CH":
-                self.value(arg, qn, d["value"])
-                used["value"] = 1
-            elif ev == "SE":
-                name = m.elements[arg].name
-                if name in lists:
-                    i = used.get(name, 0)
-                    self.element(arg, d[name][i])
-                    used[name] = i + 1
+                if arg < 0:
+                    if not item:
+                        raise ExiError("%s: empty text item" % name)
+                    self.ev.append(("CH", item))
+                    self.string(qn, item)
+                    nitem += 1
                 else:
-                    self.element(arg, d[name])
-                    used[name] = 1
+                    self.ev.append(("CH", (arg, d["value"])))
+                    self.value(arg, qn, d["value"])
+                    used["value"] = 1
+            elif ev == "SE":
+                el = m.elements[arg]
+                if ordered:
+                    self.element(arg, ival)
+                    nitem += 1
+                elif el.name in lists:
+                    i = used.get(el.name, 0)
+                    self.element(arg, d[el.name][i])
+                    used[el.name] = i + 1
+                else:
+                    self.element(arg, d[el.name])
+                    used[el.name] = 1
+            elif ev == "SEW":
+                uri, local = split_qkey(ikey)
+                self.qn.write(self.w, uri, local)
+                ei = m.globals_by_qname.get((uri, local))
+                self.ev.append(("SE", uri, local))
+                if ei is not None:
+                    self.content(m.elements[ei].grammar, (uri, local), ival)
+                else:
+                    self.builtin((uri, local), ival)
+                self.ev.append(("EE",))
+                nitem += 1
             if limit:
                 count = count + 1 if tgt == state else 1
                 state = exit_ if count >= limit else tgt
@@ -448,6 +754,14 @@ class _Enc:
         self.w.bits(_g.bits(len(els) + 1), code)
         self.element(ei, v)
         return self.w.finish()
+
+
+def events(schema, doc, flags=0):
+    """The events encode() writes for doc: ("SE", uri, local), ("AT", uri, local, value),
+    ("CH", value), ("EE",); typed values as (datatype index, value). For tools.exi.xmlmap."""
+    e = _Enc(model(schema), False, flags)
+    e.document(doc)
+    return e.ev
 
 
 def decode(schema, data):

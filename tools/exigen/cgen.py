@@ -58,7 +58,7 @@ def _arr(ctype, name, values, per_line=16):
 def generate(schema, m):
     p = "exi_" + schema
     names = Names()
-    names.id("value")
+    names.id("value")     # id 0; "#", "xsi:type", "xsi:nil" take the last three (exi.h EXI_NAME_*)
     # qnames: distinct (ns, local) of elements and attributes -> string table partitions
     qn_ids = {}
 
@@ -91,7 +91,7 @@ def generate(schema, m):
             width, l2_ee = m.gram_l2[gi][si]
             l1 = G.bits(len(st) + 1)
             assert width <= 3 and l1 <= 15
-            state_l2.append(width | (4 if l2_ee else 0) | (l1 << 4))
+            state_l2.append(width | (4 if l2_ee else 0) | (8 if m.gram_ordered[gi] else 0) | (l1 << 4))
             for ev, arg, tgt, limit, exit_ in st:
                 if ev == "SE":
                     code = EV["SEL"] if m.elements[arg].name in lists else EV["SE"]
@@ -137,8 +137,28 @@ def generate(schema, m):
         dt_lo.append(lo)
         dt_hi.append(hi)
         dt_flags.append(flags)
-    for ev in ("value",):
-        names.id(ev)
+    # qname string tables: the pre-populated uris and, per uri, its local names (name ids)
+    uri_index = dict((u, i) for i, u in enumerate(m.uris))
+    # strings only for names a document can use here (elements, attributes, xsi:type
+    # types); the other pre-populated names count but have no string (0xFFFF)
+    usable = set(names.order) | set(e.name for e in m.elements) | set(a[1] for a in m.attrs)
+    usable |= set(l for _u, l, _g in m.type_table) | {"nil", "type", "base", "id", "lang", "space"}
+    qn_local, qn_local_off = [], []
+    for locs in m.uri_locals:
+        qn_local_off.append(len(qn_local))
+        qn_local.extend(names.id(x) if x in usable else 0xFFFF for x in locs)
+    qn_local_off.append(len(qn_local))
+    doc_uri = [uri_index[m.elements[ei].ns] for ei in m.doc_elements]
+    types = sorted((uri_index[u], names.id(l), gram_base[gi]) for u, l, gi in m.type_table)
+    # xsi:nil grammars: types with attributes have their own; the rest share the empty
+    # grammar (the entry with key 0xFFFF, last)
+    shared = max(set(m.gram_nil), key=lambda g: (m.gram_nil.count(g), -g))
+    nil = sorted(set((gram_base[gi], gram_base[m.gram_nil[gi]]) for gi in range(len(m.grammars))
+                     if m.gram_nil[gi] != gi and m.gram_nil[gi] != shared))
+    nil.append((0xFFFF, gram_base[shared]))
+    uri_lines, uri_offs, uri_len = _c_str_blob(m.uris)
+    for reserved in ("#", "xsi:type", "xsi:nil"):
+        names.id(reserved)
     name_lines, name_offs, name_len = _c_str_blob(names.order)
     name_sorted = sorted(range(len(names.order)), key=lambda i: names.order[i].encode("utf-8"))
     enum_lines, enum_offs, enum_len = _c_str_blob(enum_strings)
@@ -178,6 +198,18 @@ def generate(schema, m):
     out.extend(_arr("int64_t", p + "_dt_lo", ["%dLL" % v if v != -(1 << 63) else "(-9223372036854775807LL - 1)"
                                              for v in dt_lo], 6))
     out.extend(_arr("int64_t", p + "_dt_hi", ["%dLL" % v for v in dt_hi], 6))
+    w("static const char %s_uris[%d] =" % (p, uri_len + 1))
+    out.extend(uri_lines)
+    out[-1] += ";"
+    out.extend(_arr("uint16_t", p + "_uri_off", uri_offs))
+    out.extend(_arr("uint16_t", p + "_qn_local", qn_local))
+    out.extend(_arr("uint16_t", p + "_qn_local_off", qn_local_off))
+    out.extend(_arr("uint8_t", p + "_doc_uri", doc_uri))
+    out.extend(_arr("uint8_t", p + "_type_uri", [t[0] for t in types]))
+    out.extend(_arr("uint16_t", p + "_type_name", [t[1] for t in types]))
+    out.extend(_arr("uint16_t", p + "_type_state", [t[2] for t in types]))
+    out.extend(_arr("uint16_t", p + "_nil_from", [x[0] for x in nil]))
+    out.extend(_arr("uint16_t", p + "_nil_to", [x[1] for x in nil]))
     w("")
     w("void %s_schema(exi_schema_t *s) {" % p)
     for field, n in (("names", None), ("name_off", len(names.order)), ("name_sorted", None), ("enums", None),
@@ -189,6 +221,12 @@ def generate(schema, m):
                      ("prod_ev", len(prod_ev)), ("prod_tgt", None), ("counted", len(counted) // 3),
                      ("doc", len(m.doc_elements)), ("dt_kind", len(m.datatypes)), ("dt_flags", None),
                      ("dt_a", None), ("dt_b", None), ("dt_lo", None), ("dt_hi", None)):
+        w("    s->%s = %s_%s;" % (field, p, field))
+        if n is not None:
+            w("    s->n_%s = %d;" % (field, n))
+    for field, n in (("uris", None), ("uri_off", len(m.uris)), ("qn_local", None), ("qn_local_off", None),
+                     ("doc_uri", None), ("type_uri", len(types)), ("type_name", None), ("type_state", None),
+                     ("nil_from", len(nil)), ("nil_to", None)):
         w("    s->%s = %s_%s;" % (field, p, field))
         if n is not None:
             w("    s->n_%s = %d;" % (field, n))

@@ -48,16 +48,74 @@ class Model:
         self.gram_lists = []     # per grammar: sorted element names that repeat (-> list)
         self.gram_simple = []    # per grammar: datatype of simple content or -1
         self.gram_wrap = []      # per grammar: complex type with simple content -> always a dict
+        self.gram_types = []
         self.gram_l2 = []        # per grammar, per state: (second-level code width, EE at 2nd level)
         self.datatypes = []
         self.dt_index = {}
         self.attrs = []          # (ns, name, datatype index)
         self.attr_index = {}
         self._pending = []
+        self._nil = {}
         globals_ = sorted(self.s.elements.values(), key=lambda e: (e.name, e.ns))
         self.doc_elements = [self.elem(e) for e in globals_]
+        self.drain()
+        # xsi:type can name any type: grammars for all named types (schema and built-in);
+        # xsi:nil="true" continues in the type's empty grammar
+        # xsi:type: the named types (schema and built-in) that some element uses, and
+        # xs:anyType (undeclared elements); others are "unsupported" (keeps the tables small)
+        used = set(id(self.gram_types[e.grammar]) for e in self.elements)
+        self.type_table = []
+        names = [k for k in sorted(self.s.ctypes) + sorted(self.s.stypes)]
+        names += [(xsd.XS, t) for t in _XSD_TYPES]
+        for qn in sorted(set(names)):
+            try:
+                t = self.s.type_by_qname(qn)
+            except xsd.SchemaError:
+                continue
+            if id(t) in used or qn == (xsd.XS, "anyType"):
+                self.type_table.append((qn[0], qn[1], self.grammar_for(t)))
+                self.drain()
+        self.gram_nil = []
+        nils = set()
+        while len(self.gram_nil) < len(self.grammars):
+            gi = len(self.gram_nil)
+            if gi in nils:
+                self.gram_nil.append(gi)     # an empty grammar is its own
+                continue
+            ng = self.nil_grammar(gi)
+            nils.add(ng)
+            self.gram_nil.append(ng)
+        self.gram_ordered = [_ordered(g, self) for g in self.grammars]
+        self.uris, self.uri_locals = _qname_preload(self.s)
+        self.globals_by_qname = dict(((self.elements[i].ns, self.elements[i].name), i)
+                                     for i in self.doc_elements)
+
+    def drain(self):
         while self._pending:
             self._build(*self._pending.pop(0))
+
+    def type_grammar(self, qn):
+        """Grammar index of a named type (xsi:type)."""
+        for uri, local, gi in self.type_table:
+            if (uri, local) == qn:
+                return gi
+        raise xsd.SchemaError("unknown type {%s}%s" % qn)
+
+    def nil_grammar(self, gi):
+        """The empty grammar of grammar gi's type (after xsi:nil="true": attributes, then EE);
+        types without attributes share one."""
+        t = self.gram_types[gi]
+        attrs = list(getattr(t, "attrs", None) or [])
+        wild = getattr(t, "attr_wildcard", False)
+        key = gi if attrs or wild else "empty"
+        if key not in self._nil:
+            ct = xsd.ComplexType(None, None)
+            ct.attrs = attrs
+            ct.attr_wildcard = wild
+            ct.resolved = True
+            self._nil[key] = (ct, self.grammar_for(ct))
+            self.drain()
+        return self._nil[key][1]
 
     # -- tables ----------------------------------------------------------------------
     def datatype(self, dt):
@@ -98,6 +156,7 @@ class Model:
             self.gram_simple.append(-1)
             self.gram_wrap.append(not isinstance(t, xsd.Datatype) and t.content == "simple")
             self.gram_l2.append(None)
+            self.gram_types.append(t)
             if isinstance(t, xsd.Datatype):
                 self.gram_names.append("simple:%s" % (t.name or t.base))
             else:
@@ -321,6 +380,73 @@ class _Builder:
         return out, l2
 
 
+def _ordered(g, m):
+    """Does the grammar need an ordered representation of its content? Yes with wildcards,
+    mixed text, or when two different child names can follow each other both ways (a
+    repeated choice: grouping children by name would lose their order)."""
+    if any(p[0] in ("SEW", "ATW") or (p[0] == "CH" and p[1] < 0) for st in g for p in st):
+        return True
+    after = []
+    for st in g:
+        seen, todo = set(), [p[2] for p in st if p[0] == "SE"]
+        while todo:
+            t = todo.pop()
+            if t in seen:
+                continue
+            seen.add(t)
+            todo.extend(p[2] for p in g[t] if p[0] != "EE")
+        after.append(set(m.elements[p[1]].name for q in seen for p in g[q] if p[0] == "SE"))
+    for st in g:
+        for p in st:
+            if p[0] != "SE":
+                continue
+            a = m.elements[p[1]].name
+            for b in after[p[2]]:
+                if b != a and any(a in after[q[2]] for s2 in g for q in s2
+                                  if q[0] == "SE" and m.elements[q[1]].name == b):
+                    return True
+    return False
+
+
+XML_NS = "http://www.w3.org/XML/1998/namespace"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+_XSD_TYPES = ("ENTITIES", "ENTITY", "ID", "IDREF", "IDREFS", "NCName", "NMTOKEN", "NMTOKENS",
+              "NOTATION", "Name", "QName", "anySimpleType", "anyType", "anyURI", "base64Binary",
+              "boolean", "byte", "date", "dateTime", "decimal", "double", "duration", "float",
+              "gDay", "gMonth", "gMonthDay", "gYear", "gYearMonth", "hexBinary", "int", "integer",
+              "language", "long", "negativeInteger", "nonNegativeInteger", "nonPositiveInteger",
+              "normalizedString", "positiveInteger", "short", "string", "time", "token",
+              "unsignedByte", "unsignedInt", "unsignedLong", "unsignedShort")
+
+
+def _qname_preload(schemaset):
+    """Initial uri and local-name string tables of a schema-informed stream (EXI 1.0 7.3.1,
+    D.3): "", xml, xsi, xsd, then the schemas' namespaces sorted; per uri the local names
+    of the elements, attributes and named types declared in it, sorted."""
+    names = {"": set(), XML_NS: {"base", "id", "lang", "space"}, XSI_NS: {"nil", "type"},
+             xsd.XS: set(_XSD_TYPES)}
+    T = "{%s}" % xsd.XS
+    for doc in schemaset.docs:
+        names.setdefault(doc.tns, set())
+        for node in doc.root.iter():
+            nm = node.get("name")
+            if nm is None:
+                continue
+            top = node in list(doc.root)
+            if node.tag == T + "element":
+                q = top or node.get("form", "qualified" if doc.qualified else "unqualified") == "qualified"
+            elif node.tag == T + "attribute":
+                q = top or node.get("form", "qualified" if doc.attr_qualified else "unqualified") == "qualified"
+            elif node.tag in (T + "complexType", T + "simpleType"):
+                q = True
+            else:
+                continue
+            names.setdefault(doc.tns if q else "", set()).add(nm)
+    extra = sorted(u for u in names if u not in ("", XML_NS, XSI_NS, xsd.XS))
+    uris = ["", XML_NS, XSI_NS, xsd.XS] + extra
+    return uris, [sorted(names[u]) for u in uris]
+
+
 def _substitutes(decl):
     """The element and its substitution group members (abstract ones included), in EXI order."""
     out = []
@@ -339,7 +465,7 @@ def _substitutes(decl):
 
 
 # schemas with generated C tables (native/exi/gen); the -20 ones build with EXI_ISO20
-GENERATED = ("apphand", "din", "iso2", "iso20_cm", "iso20_ac", "iso20_dc")
+GENERATED = ("apphand", "din", "iso2", "iso20_cm", "iso20_ac", "iso20_dc", "iso20_acdp", "iso20_wpt")
 
 SCHEMAS = {
     "apphand": ["V2G_CI_AppProtocol.xsd"],
@@ -347,7 +473,6 @@ SCHEMAS = {
             "din_spec/V2G_CI_MsgBody.xsd", "din_spec/V2G_CI_MsgDataTypes.xsd"],
     "iso2": ["iso15118_2/V2G_CI_MsgDef.xsd", "iso15118_2/V2G_CI_MsgHeader.xsd",
              "iso15118_2/V2G_CI_MsgBody.xsd", "iso15118_2/V2G_CI_MsgDataTypes.xsd"],
-    # ISO 15118-20: grammar model and Python oracle only so far (no C tables yet)
     "iso20_cm": ["iso15118_20/V2G_CI_CommonMessages.xsd"],
     "iso20_ac": ["iso15118_20/V2G_CI_AC.xsd"],
     "iso20_dc": ["iso15118_20/V2G_CI_DC.xsd"],

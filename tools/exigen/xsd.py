@@ -264,6 +264,14 @@ class SchemaSet:
         raise SchemaError("unknown type %s" % (qn,))
 
     def builtin(self, local):
+        """The built-in type (one object per name: elements of the same built-in type share a
+        grammar, and xsi:type can name it)."""
+        cache = self.__dict__.setdefault("_builtins", {})
+        if local not in cache:
+            cache[local] = self._builtin(local)
+        return cache[local]
+
+    def _builtin(self, local):
         if local in _INT_BOUNDS:
             lo, hi = _INT_BOUNDS[local]
             return _int_type(local, lo, hi)

@@ -13,6 +13,8 @@
 
 typedef struct {
     mp_obj_t dict, value;
+    mp_obj_t key;        /* element matched by a wildcard: its "{uri}local" key */
+    mp_obj_t items;      /* the "#" list in dict (ordered content) */
     mp_int_t list_left;
     uint16_t elem;
     uint8_t is_list;
@@ -136,6 +138,8 @@ static int s_start(void *ctx, const exi_schema_t *s, unsigned elem, int is_list)
     (void)s;
     f->dict = MP_OBJ_NULL;
     f->value = MP_OBJ_NULL;
+    f->key = MP_OBJ_NULL;
+    f->items = MP_OBJ_NULL;
     f->elem = (uint16_t)elem;
     f->is_list = (uint8_t)is_list;
     f->list_left = 0;
@@ -168,11 +172,42 @@ static int s_value(void *ctx, const exi_schema_t *s, const exi_value_t *v) {
     return 0;
 }
 
+static mp_obj_t items_of(bind_t *b, frame_t *f) {
+    if (f->items == MP_OBJ_NULL) {
+        if (f->dict == MP_OBJ_NULL) {
+            f->dict = mp_obj_new_dict(0);
+        }
+        f->items = mp_obj_new_list(0, NULL);
+        mp_obj_dict_store(f->dict, key(b, EXI_NAME_CONTENT(b->schema)), f->items);
+    }
+    return f->items;
+}
+
+static int s_item(void *ctx, int what, const uint8_t *k, size_t klen, const exi_value_t *v) {
+    bind_t *b = ctx;
+    frame_t *f = &b->f[b->depth - 1];
+    if (what == EXI_ITEM_START) {
+        s_start(ctx, b->schema, EXI_ELEM_NONE, 0);
+        b->f[b->depth - 1].key = mp_obj_new_str((const char *)k, klen);
+        return 0;
+    }
+    if (what == EXI_ITEM_TEXT) {
+        mp_obj_list_append(items_of(b, f), to_obj(v));
+        return 0;
+    }
+    if (f->dict == MP_OBJ_NULL) {
+        f->dict = mp_obj_new_dict(0);
+    }
+    mp_obj_dict_store(f->dict, mp_obj_new_str((const char *)k, klen), to_obj(v));
+    return 0;
+}
+
 static int s_end(void *ctx, const exi_schema_t *s, unsigned elem) {
     bind_t *b = ctx;
     frame_t *f = &b->f[--b->depth];
-    mp_obj_t obj, k = key(b, s->elem_name[elem]);
-    if (f->dict == MP_OBJ_NULL && f->value != MP_OBJ_NULL && (s->elem_flags[elem] & EXI_ELEM_WRAP)) {
+    mp_obj_t obj, k = f->key != MP_OBJ_NULL ? f->key : key(b, s->elem_name[elem]);
+    if (f->dict == MP_OBJ_NULL && f->value != MP_OBJ_NULL && elem != EXI_ELEM_NONE &&
+        (s->elem_flags[elem] & EXI_ELEM_WRAP)) {
         f->dict = mp_obj_new_dict(1);
     }
     if (f->dict != MP_OBJ_NULL) {
@@ -188,6 +223,12 @@ static int s_end(void *ctx, const exi_schema_t *s, unsigned elem) {
     if (b->depth == 0) {
         b->root = mp_obj_new_dict(1);
         mp_obj_dict_store(b->root, k, obj);
+        return 0;
+    }
+    if (f->key != MP_OBJ_NULL || f->is_list == EXI_START_ITEM) {   /* ordered: {key: obj} */
+        mp_obj_t one = mp_obj_new_dict(1);
+        mp_obj_dict_store(one, k, obj);
+        mp_obj_list_append(items_of(b, &b->f[b->depth - 1]), one);
         return 0;
     }
     {
@@ -237,6 +278,7 @@ static mp_obj_t exi_decode_fn(mp_obj_t schema_in, mp_obj_t data_in) {
     sink.end = s_end;
     sink.attr = s_attr;
     sink.value = s_value;
+    sink.item = s_item;
     if (exi_decode(c, schema, slen, bi.buf, bi.len, &sink)) {
         raise_exi(c);
     }
@@ -356,6 +398,32 @@ static void get_int(bind_t *b, mp_obj_t o, exi_value_t *v) {
     v->mag = (h << 32) | (uint64_t)(uint32_t)mp_obj_get_int_truncated(lo);
 }
 
+static int src_entry(void *ctx, void *obj, exi_key_t *out) {
+    bind_t *b = ctx;
+    mp_obj_t o = obj;
+    const mp_obj_type_t *t = mp_obj_get_type(o);
+    size_t len, i;
+    if (t == b->t_str) {
+        out->name = mp_obj_str_get_data(o, &len);
+        out->len = len;
+        return 0;
+    }
+    if (t == b->t_dict) {
+        mp_obj_dict_t *d = MP_OBJ_TO_PTR(o);
+        if (d->map.used == 1) {
+            for (i = 0; i < d->map.alloc; i++) {
+                if (mp_map_slot_is_filled(&d->map, i) && mp_obj_get_type(d->map.table[i].key) == b->t_str) {
+                    out->name = mp_obj_str_get_data(d->map.table[i].key, &len);
+                    out->len = len;
+                    out->value = d->map.table[i].value;
+                    return 1;
+                }
+            }
+        }
+    }
+    mp_raise_TypeError("content items (\"#\") are str or one-key dicts");
+}
+
 static int src_leaf(void *ctx, void *obj, unsigned kind, exi_value_t *v) {
     bind_t *b = ctx;
     mp_obj_t o = obj;
@@ -426,6 +494,7 @@ static int do_encode(mp_obj_t schema_in, mp_obj_t doc, uint8_t *out, size_t cap,
     src.item = src_item;
     src.keys = src_keys;
     src.leaf = src_leaf;
+    src.entry = src_entry;
     return exi_encode(c, schema, slen, doc, &src, out, cap, n, flags);
 }
 

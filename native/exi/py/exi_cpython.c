@@ -4,7 +4,7 @@
 #include "../exi.h"
 
 static exi_ctx_t g_ctx;            /* the GIL serialises calls */
-static PyObject *g_names[EXI_N_SCHEMAS][512];  /* interned key strings per schema */
+static PyObject *g_names[EXI_N_SCHEMAS][2048];  /* interned key strings per schema */
 static PyObject *g_error;          /* exi.ExiError(ValueError) */
 static uint8_t g_big[EXI_BIG_MAX];  /* magnitude of the integer being encoded */
 
@@ -16,6 +16,9 @@ static int g_schema;
 
 static PyObject *name_obj(const exi_schema_t *s, unsigned id) {
     PyObject **slot = &g_names[g_schema][id];
+    if (!s) {
+        s = &g_ctx.s;
+    }
     if (!*slot) {
         *slot = PyUnicode_InternFromString(exi_name(s, id));
     }
@@ -26,6 +29,8 @@ static PyObject *name_obj(const exi_schema_t *s, unsigned id) {
 
 typedef struct {
     PyObject *dict, *value;
+    PyObject *key;       /* element matched by a wildcard: its "{uri}local" key */
+    PyObject *items;     /* borrowed: the "#" list in dict (ordered content) */
     unsigned elem;
     int is_list, list_left;
 } frame_t;
@@ -82,6 +87,8 @@ static int s_start(void *ctx, const exi_schema_t *s, unsigned elem, int is_list)
     f = &k->f[k->depth++];
     f->dict = NULL;
     f->value = NULL;
+    f->key = NULL;
+    f->items = NULL;
     f->elem = elem;
     f->is_list = is_list;
     f->list_left = 0;
@@ -131,12 +138,58 @@ static int s_value(void *ctx, const exi_schema_t *s, const exi_value_t *v) {
     return 0;
 }
 
+/* the frame's "#" list, created in its dict on first use */
+static int items_of(frame_t *f) {
+    PyObject *l;
+    if (f->items) {
+        return 0;
+    }
+    if (ensure_dict(f) || !(l = PyList_New(0))) {
+        return -1;
+    }
+    if (PyDict_SetItem(f->dict, name_obj(NULL, EXI_NAME_CONTENT(&g_ctx.s)), l)) {
+        Py_DECREF(l);
+        return -1;
+    }
+    Py_DECREF(l);
+    f->items = l;
+    return 0;
+}
+
+static int s_item(void *ctx, int what, const uint8_t *key, size_t klen, const exi_value_t *v) {
+    sink_t *k = ctx;
+    frame_t *f = &k->f[k->depth - 1];
+    PyObject *o, *ko;
+    int r;
+    if (what == EXI_ITEM_START) {
+        if (s_start(ctx, NULL, EXI_ELEM_NONE, 0)) {
+            return -1;
+        }
+        k->f[k->depth - 1].key = PyUnicode_DecodeUTF8((const char *)key, (Py_ssize_t)klen, "strict");
+        return k->f[k->depth - 1].key ? 0 : -1;
+    }
+    o = to_py(v);
+    if (!o) {
+        return -1;
+    }
+    if (what == EXI_ITEM_TEXT) {
+        r = items_of(f) ? -1 : PyList_Append(f->items, o);
+        Py_DECREF(o);
+        return r;
+    }
+    ko = PyUnicode_DecodeUTF8((const char *)key, (Py_ssize_t)klen, "strict");
+    r = (!ko || ensure_dict(f)) ? -1 : PyDict_SetItem(f->dict, ko, o);
+    Py_XDECREF(ko);
+    Py_DECREF(o);
+    return r;
+}
+
 static int s_end(void *ctx, const exi_schema_t *s, unsigned elem) {
     sink_t *k = ctx;
     frame_t *f = &k->f[--k->depth];
-    PyObject *obj, *key = name_obj(s, s->elem_name[elem]);
+    PyObject *obj, *key = f->key ? f->key : name_obj(s, s->elem_name[elem]);
     int r;
-    if (!f->dict && f->value && (s->elem_flags[elem] & EXI_ELEM_WRAP) && ensure_dict(f)) {
+    if (!f->dict && f->value && elem != EXI_ELEM_NONE && (s->elem_flags[elem] & EXI_ELEM_WRAP) && ensure_dict(f)) {
         return -1;
     }
     if (f->dict) {
@@ -161,6 +214,15 @@ static int s_end(void *ctx, const exi_schema_t *s, unsigned elem) {
         k->root = PyDict_New();
         r = k->root ? PyDict_SetItem(k->root, key, obj) : -1;
         Py_DECREF(obj);
+        return r;
+    }
+    if (f->key || f->is_list == EXI_START_ITEM) {   /* ordered content: {key: obj} */
+        frame_t *p = &k->f[k->depth - 1];
+        PyObject *one = PyDict_New();
+        r = (!one || PyDict_SetItem(one, key, obj) || items_of(p)) ? -1 : PyList_Append(p->items, one);
+        Py_XDECREF(one);
+        Py_DECREF(obj);
+        Py_CLEAR(f->key);
         return r;
     }
     {
@@ -198,6 +260,7 @@ static void sink_clear(sink_t *k) {
         frame_t *f = &k->f[--k->depth];
         Py_CLEAR(f->dict);
         Py_CLEAR(f->value);
+        Py_CLEAR(f->key);
     }
     Py_CLEAR(k->root);
 }
@@ -231,7 +294,7 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
     g_schema = schema_index(schema, slen);
     if (g_schema < 0) {
         PyBuffer_Release(&data);
-        PyErr_SetString(PyExc_ValueError, "unknown schema (apphand, din, iso2, iso20_cm, iso20_ac, iso20_dc)");
+        PyErr_SetString(PyExc_ValueError, "unknown schema (apphand, din, iso2, iso20_cm, iso20_ac, iso20_dc, iso20_acdp, iso20_wpt)");
         return NULL;
     }
     k = PyMem_Calloc(1, sizeof(*k));
@@ -244,6 +307,7 @@ static PyObject *py_decode(PyObject *self, PyObject *args) {
     sink.end = s_end;
     sink.attr = s_attr;
     sink.value = s_value;
+    sink.item = s_item;
     e = exi_decode(&g_ctx, schema, (size_t)slen, data.buf, (size_t)data.len, &sink);
     PyBuffer_Release(&data);
     if (e) {
@@ -331,6 +395,34 @@ static void *src_item(void *ctx, void *list, int i) {
     }
     PyErr_SetString(PyExc_TypeError, "list expected");
     return NULL;
+}
+
+static int src_entry(void *ctx, void *obj, exi_key_t *out) {
+    PyObject *o = obj, *k, *v;
+    Py_ssize_t pos = 0, len;
+    const char *p;
+    (void)ctx;
+    if (PyUnicode_Check(o)) {
+        p = PyUnicode_AsUTF8AndSize(o, &len);
+        if (!p) {
+            return -1;
+        }
+        out->name = p;
+        out->len = (size_t)len;
+        return 0;
+    }
+    if (!PyDict_Check(o) || PyDict_GET_SIZE(o) != 1 || !PyDict_Next(o, &pos, &k, &v) || !PyUnicode_Check(k)) {
+        PyErr_SetString(PyExc_TypeError, "content items (\"#\") are str or one-key dicts");
+        return -1;
+    }
+    p = PyUnicode_AsUTF8AndSize(k, &len);
+    if (!p) {
+        return -1;
+    }
+    out->name = p;
+    out->len = (size_t)len;
+    out->value = v;
+    return 1;
 }
 
 static int src_leaf(void *ctx, void *obj, unsigned kind, exi_value_t *v) {
@@ -457,7 +549,7 @@ static int do_encode(PyObject *args, PyObject *kw, Py_buffer *out_buf, PyObject 
     }
     g_schema = schema_index(schema, slen);
     if (g_schema < 0) {
-        PyErr_SetString(PyExc_ValueError, "unknown schema (apphand, din, iso2, iso20_cm, iso20_ac, iso20_dc)");
+        PyErr_SetString(PyExc_ValueError, "unknown schema (apphand, din, iso2, iso20_cm, iso20_ac, iso20_dc, iso20_acdp, iso20_wpt)");
         return -1;
     }
     src.ctx = NULL;
@@ -466,6 +558,7 @@ static int do_encode(PyObject *args, PyObject *kw, Py_buffer *out_buf, PyObject 
     src.item = src_item;
     src.keys = src_keys;
     src.leaf = src_leaf;
+    src.entry = src_entry;
     e = exi_encode(&g_ctx, schema, (size_t)slen, doc, &src, out, cap, n,
                    flags);
     if (!e && PyErr_Occurred()) {

@@ -204,8 +204,8 @@ int main(int argc, char **argv) {
     static char line[20000];
     static uint8_t data[8192], out[8192];
     long iters = argc > 1 ? atol(argv[1]) : 20000;
-    exi_sink_t sink = {0, s_start, s_end, s_attr, s_value};
-    exi_source_t src = {0, src_size, src_get, src_item, src_keys, src_leaf};
+    exi_sink_t sink = {0, s_start, s_end, s_attr, s_value, NULL};
+    exi_source_t src = {0, src_size, src_get, src_item, src_keys, src_leaf, NULL};
     while (fgets(line, sizeof(line), stdin)) {
         char schema[16], hex[16000], name[64];
         size_t n = 0, i, olen = 0;

@@ -49,11 +49,18 @@ static int k_end(void *c, const exi_schema_t *s, unsigned el) { (void)c; (void)s
 static int k_attr(void *c, const exi_schema_t *s, unsigned a, const exi_value_t *v) { (void)c; (void)s; return rec(2, a, 0, v); }
 static int k_value(void *c, const exi_schema_t *s, const exi_value_t *v) { (void)c; (void)s; return rec(3, 0, 0, v); }
 
+static int k_item(void *c, int what, const uint8_t *key, size_t klen, const exi_value_t *v) {
+    (void)c;
+    (void)key;
+    (void)klen;
+    return rec(what == EXI_ITEM_START ? 0 : 4, 0, what, v);
+}
+
 static exi_ctx_t ctx;
 static const char *names[3] = {"apphand", "din", "iso2"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    exi_sink_t sink = {0, k_start, k_end, k_attr, k_value};
+    exi_sink_t sink = {0, k_start, k_end, k_attr, k_value, k_item};
     const char *schema;
     if (size < 1) {
         return 0;
