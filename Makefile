@@ -13,7 +13,7 @@ MPY_DIR   := $(abspath $(KIT_DIR)/micropython)
 BOARD     ?= esp32
 HEAP      ?= 128
 export HEAP
-SCENARIO  ?= basic_ac
+SCENARIO  ?= ocpp_session
 DEB_PKGS  ?=
 # what the network interop tests need: namespaces and veth, offload switches, ping
 NET_DEBS  := iproute2 ethtool iputils-ping
@@ -32,7 +32,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export EXI_REQUIRED := 1
 
 .PHONY: help setup sim test test-cpython test-micropython mpy deploy clean debs peers bench-plc bench-net \
-        exi exigen natmod bench-exi fuzz-exi bench-slac
+        exi exigen natmod bench-exi fuzz-exi bench-slac bench-ocpp
 
 help:
 	@echo "make setup            create .venv, install pinned host tools, unpack the natmod kit"
@@ -41,7 +41,7 @@ help:
 	@echo "make mpy BOARD=...    compile firmware/, lib/ and boards/BOARD with mpy-cross"
 	@echo "make deploy BOARD=esp32 PORT=/dev/ttyUSB0 [DRY=1]   copy the bundle with mpremote"
 	@echo "make exi / exigen / natmod ARCH=x64|armv7emsp|xtensawin   build / regenerate the EXI codec"
-	@echo "make bench-exi / bench-slac / bench-plc / bench-net   print the figures"
+	@echo "make bench-exi / bench-slac / bench-plc / bench-net / bench-ocpp   print the figures"
 	@echo "make fuzz-exi [FUZZ_SECONDS=30]   libFuzzer run of the EXI decoder"
 
 setup: $(STAMP) $(KIT_DIR)/.stamp
@@ -83,9 +83,9 @@ test: setup
 # The real peers the interop tests use; a test whose peer is missing says so and skips.
 peers: setup
 	@$(MAKE) --no-print-directory debs DEB_PKGS="$(NET_DEBS) $(EXI_DEBS) $(SLAC_DEBS)"
-	@test -x $(JOSEV)/bin/python || { python3 -m venv $(JOSEV) && \
+	@$(JOSEV)/bin/python -c "import iso15118, aiofile" 2>/dev/null || { python3 -m venv $(JOSEV) && \
 	  $(JOSEV)/bin/pip install -q --disable-pip-version-check iso15118==0.31.2 aiofile; }
-	@test -x $(PYSLAC)/bin/python || { python3 -m venv $(PYSLAC) && \
+	@$(PYSLAC)/bin/python -c "import pyslac" 2>/dev/null || { python3 -m venv $(PYSLAC) && \
 	  $(PYSLAC)/bin/pip install -q --disable-pip-version-check pyslac==0.8.3 "marshmallow<4"; }
 
 test-cpython: setup peers exi
@@ -130,6 +130,11 @@ fuzz-exi: setup
 
 bench-slac: setup
 	$(PY) -m tools.bench_slac
+
+bench-ocpp: setup
+	$(PY) -m tools.bench_ocpp
+	$(PY) -m tools.bench_ocpp_auth
+	$(MPY) -X heapsize=256K tools/bench_ocpp_auth.py
 
 bench-plc: setup
 	$(PY) -m tools.bench_plc

@@ -1,9 +1,12 @@
 """python -m tools.csms [--host H] [--port N] [--reject-tag T] [--heartbeat-interval S]
+                       [--remote-start-tag T]
 
 The embedded central system: OCPP 1.6J on the `ocpp` library (PyPI) over `websockets`,
 schema validation on in both directions (plus date-time formats), logging every
 message. Accepts every BootNotification, authorizes every idTag but the rejected ones,
-numbers transactions 1, 2, ... and records them (start, meter values, stop). Also a
+numbers transactions 1, 2, ... and records them (start, meter values, stop); with a
+remote-start tag, it answers a connector that turns Preparing (a car plugged, nobody
+authorised) with a RemoteStartTransaction of that tag, as an operator's app would. Also a
 library for tests: ``async with Csms(port=0) as cs:`` then ``cs.url("CP_1")``,
 ``cs.transactions``, ``await cs.remote_start(cp, tag)`` / ``remote_stop`` / ``reset``.
 Host only (CPython).
@@ -102,7 +105,18 @@ class _Cp(_CpBase):
         self._note("StatusNotification", dict(kw, connectorId=connector_id, errorCode=error_code,
                                               status=status))
         self.cs.status.append((self.id, connector_id, status, error_code))
+        tag = self.cs.remote_start_tag
+        if tag and status == "Preparing" and connector_id > 0:
+            # after our answer is out: a handler awaiting a call of its own would block
+            self.cs.spawn(self._remote_start_later(tag, connector_id))
         return call_result.StatusNotification()
+
+    async def _remote_start_later(self, tag, connector_id):
+        await asyncio.sleep(0.05)
+        try:
+            await self.cs.remote_start(self.id, tag, connector_id)
+        except Exception as e:  # the charge point went away, or answered badly
+            log.info("%s remote start failed: %r", self.id, e)
 
     @on(Action.meter_values)
     async def on_meter_values(self, connector_id, meter_value, **kw):
@@ -135,7 +149,7 @@ class Csms:
     """The central system (a websockets server); see the module docstring."""
 
     def __init__(self, host="127.0.0.1", port=9000, reject_tags=(), heartbeat_interval=300,
-                 ping_interval=20):
+                 ping_interval=20, remote_start_tag=None):
         self.host = host
         self.port = port
         self.reject_tags = set(reject_tags)
@@ -150,6 +164,8 @@ class Csms:
         self.duplicates = []  # (action, transaction id) received twice
         self.unknown = []  # messages naming a transaction never started
         self.disconnects = 0
+        self.remote_start_tag = remote_start_tag
+        self._tasks = set()
         self._server = None
         self._undo = None
         self._next_tx = 1
@@ -173,8 +189,24 @@ class Csms:
                                  "meter_values": [], "stop": None}
         return tx
 
+    def spawn(self, coro):
+        t = asyncio.ensure_future(coro)
+        self._tasks.add(t)
+        t.add_done_callback(self._tasks.discard)
+
     def actions(self, name=None):
         return [a for _c, a, _p in self.messages if name is None or a == name]
+
+    def records(self):
+        """What the backend recorded, as plain JSON-able data (for checks made in
+        another process or after the server stopped)."""
+        txs = []
+        for tx, t in sorted(self.transactions.items()):
+            txs.append(dict(t, id=tx))
+        return {"boots": list(self.boots), "messages": [[c, a, p] for c, a, p in self.messages],
+                "transactions": txs, "duplicates": [list(d) for d in self.duplicates],
+                "unknown": [list(u) for u in self.unknown], "status": [list(s) for s in self.status],
+                "disconnects": self.disconnects}
 
     async def _handler(self, connection):
         cp_id = connection.request.path.rstrip("/").rsplit("/", 1)[-1] or "unknown"
@@ -200,6 +232,8 @@ class Csms:
         return self
 
     async def stop_server(self):
+        for t in list(self._tasks):
+            t.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -233,8 +267,44 @@ class Csms:
         return (await self.call(cp_id, call.Reset(type=kind))).status
 
 
+class InThread:
+    """A Csms served by an event loop of its own in a daemon thread, for callers that
+    block (the simulator's host waiting for a MicroPython child): ``with InThread() as
+    t:`` then ``t.cs.url(...)``, ``t.records()``, ``t.run(coro_fn)``."""
+
+    def __init__(self, **kw):
+        import threading
+
+        self.cs = Csms(**dict({"port": 0}, **kw))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def run(self, fn, timeout=30):
+        """``await fn()`` on the server's loop; returns its result."""
+        return asyncio.run_coroutine_threadsafe(fn(), self._loop).result(timeout)
+
+    def records(self):
+        async def get():
+            return self.cs.records()
+        return self.run(get)
+
+    def __enter__(self):
+        self._thread.start()
+        self.run(self.cs.start_server)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.run(self.cs.stop_server)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop.close()
+
+
 async def _main(args):
-    cs = Csms(args.host, args.port, args.reject_tag or (), args.heartbeat_interval)
+    cs = Csms(args.host, args.port, args.reject_tag or (), args.heartbeat_interval,
+              remote_start_tag=args.remote_start_tag)
     await cs.start_server()
     try:
         await asyncio.Event().wait()
@@ -248,6 +318,7 @@ def main(argv=None):
     p.add_argument("--port", type=int, default=9000)
     p.add_argument("--heartbeat-interval", type=int, default=300)
     p.add_argument("--reject-tag", action="append")
+    p.add_argument("--remote-start-tag", help="RemoteStartTransaction of this idTag when a connector turns Preparing")
     p.add_argument("-v", "--verbose", action="store_true", help="also log every raw frame")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")

@@ -196,3 +196,9 @@ class Board:
 
     def reboot(self):
         raise NotImplementedError
+
+    def install_firmware(self, path):
+        """Take the firmware image downloaded to ``path`` (OCPP UpdateFirmware): True
+        when it is accepted and the next reboot runs it. A board without an update
+        mechanism refuses (False)."""
+        return False

@@ -117,8 +117,7 @@ class _Admin:
         return {"status": "Unlocked"}
 
     def clear_cache(self, p):
-        self.cp.tx.cache.clear()
-        return {"status": "Accepted"}
+        return {"status": "Accepted" if self.cp.auth.clear_cache() else "Rejected"}
 
     def data_transfer(self, p):
         return {"status": "UnknownVendorId"}

@@ -8,8 +8,14 @@ that registers its handlers here. ``attach(app, url)`` builds one for an App;
 """
 import asyncio
 
+from micropython import const
+
 from lib import clock, log
 from firmware.ocpp import admin, boot, deliver, status, timefmt, trigger, tx
+from firmware.ocpp import sampling
+from firmware.ocpp import smart
+from firmware.ocpp import auth, reserve
+from firmware.ocpp import firmware as fwupdate
 from firmware.ocpp.backoff import Backoff
 from firmware.ocpp.config import Config
 from firmware.ocpp.rpc import Rpc
@@ -17,6 +23,7 @@ from firmware.ocpp.txq import TxQueue
 from firmware.storage import fs
 
 _TAG = "ocpp"
+_OFFSET_SAVE_S = const(5)  # a heartbeat's jitter must not write the flash each time
 
 
 class ChargePoint:
@@ -42,22 +49,34 @@ class ChargePoint:
         self.rpc = Rpc(timeout_ms=timeout_ms)
         self.txq = TxQueue(fs.join(root, "ocpp_tx.log"))
         self.clock_offset_s = 0
+        # The offset the session log's timestamps were written with (persisted when it
+        # moves): a session a power cut ended is reported on the backend's clock.
+        self.saved_offset_s = self.cfg.state("clock_offset", 0)
         self.registered = asyncio.Event()  # BootNotification accepted
         self.kick = asyncio.Event()  # the transaction queue has work
         self.reset_hook = reset_hook or (lambda kind: app.board.reboot())
         self.ws = None
         self.boot = boot.Registration(self, vendor, model, info)
         self.status = status.Status(self)
+        self.sampling = sampling.Sampling(self)  # before tx: its recover() needs it
         self.tx = tx.Transactions(self)
+        self.auth = auth.Auth(self)  # local list, cache (LocalAuthListManagement)
+        self.reserve = reserve.Reservations(self)
         admin.install(self)
         trigger.install(self)
+        self.smart = smart.install(self)
+        fwupdate.install(self)  # FirmwareManagement: self.fw, self.diag
         self.txq.on_add = self.kick.set
         self.cfg.on_change = self._on_config
         self.tx.recover(app.recovered)
 
+    def time_s(self):
+        """Unix seconds on the backend's clock (synchronised at boot and heartbeat)."""
+        return clock.time_s() + self.clock_offset_s
+
     def now(self):
-        """The time as the backend sees it (its clock, synchronised at boot and heartbeat)."""
-        return timefmt.iso(clock.time_s() + self.clock_offset_s)
+        """The time as the backend sees it, as an OCPP dateTime."""
+        return timefmt.iso(self.time_s())
 
     def poke(self):
         """Wake the senders (registration, reconnect, a setting changed)."""
@@ -67,6 +86,10 @@ class ChargePoint:
     def sync_clock(self, text):
         try:
             self.clock_offset_s = timefmt.parse(text) - clock.time_s()
+            if abs(self.clock_offset_s - self.saved_offset_s) > _OFFSET_SAVE_S:
+                self.saved_offset_s = self.clock_offset_s
+                self.cfg.set_state("clock_offset", self.clock_offset_s)
+            self.smart.changed.set()  # absolute schedules move with the clock
         except ValueError:
             log.warn(_TAG, "bad currentTime %s", text[:40])
 
@@ -75,21 +98,36 @@ class ChargePoint:
             self.ws.set_ping_interval(self.cfg.get(name) * 1000)
         self.poke()
 
-    async def _ws_connect(self):
+    def _websocket(self):
+        # One WebSocket (and its 8 KB message buffer) for the charge point's life, made
+        # before the other tasks run: a reconnect on a fragmented heap could not find
+        # 8 KB in one piece again.
         from firmware.ocpp import ws
 
         key = self.cfg.get("AuthorizationKey")
         auth = (self.cp_id, ws.basic_password(key)) if key else None
-        ctx = ws.tls_context(self.ca_der) if self.ca_der else None
-        c = ws.WebSocket(self.url, auth=auth, ssl=ctx, max_message=8192,
-                         ping_interval_ms=self.cfg.get("WebSocketPingInterval") * 1000)
-        self.ws = c
-        return await c.connect()
+        ping_ms = self.cfg.get("WebSocketPingInterval") * 1000
+        c = self.ws
+        if c is None:
+            ctx = ws.tls_context(self.ca_der) if self.ca_der else None
+            c = ws.WebSocket(self.url, auth=auth, ssl=ctx, max_message=8192,
+                             ping_interval_ms=ping_ms)
+            self.ws = c
+        else:
+            c.auth = auth  # the AuthorizationKey may have changed
+            c.ping_interval_ms = ping_ms
+        return c
+
+    async def _ws_connect(self):
+        return await self._websocket().connect()
 
     async def run(self, backoff=None):
         """Keep the backend connection and run every OCPP task (until cancelled)."""
+        if self._connect is None:
+            self._websocket()
         tasks = [asyncio.create_task(f()) for f in (
-            self.boot.heartbeat, self.status.run, self.tx.sampler, self._deliver)]
+            self.boot.heartbeat, self.status.run, self.tx.sampler, self._deliver,
+            self.smart.run, self.reserve.run, self.fw.run)]
         try:
             await self._link(self._connect or self._ws_connect, backoff or Backoff())
         finally:

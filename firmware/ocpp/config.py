@@ -51,21 +51,21 @@ MeterValueSampleInterval i - 60
 MinimumStatusDuration i - 0
 NumberOfConnectors i r 1
 ResetRetries i - 1
-StopTransactionOnEVSideDisconnect b - true
+StopTransactionOnEVSideDisconnect b r true
 StopTransactionOnInvalidId b - true
 StopTxnAlignedData c -
 StopTxnAlignedDataMaxLength i r 5
 StopTxnSampledData c -
 StopTxnSampledDataMaxLength i r 5
-SupportedFeatureProfiles c r Core,RemoteTrigger
+SupportedFeatureProfiles c r Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger
 SupportedFeatureProfilesMaxLength i r 6
 TransactionMessageAttempts i - 3
 TransactionMessageRetryInterval i - 60
-UnlockConnectorOnEVSideDisconnect b - true
+UnlockConnectorOnEVSideDisconnect b r true
 WebSocketPingInterval i - 60
 LocalAuthListEnabled b - true
 LocalAuthListMaxLength i r 1000
-SendLocalListMaxLength i r 100
+SendLocalListMaxLength i r 40
 ReserveConnectorZeroSupported b r false
 ChargeProfileMaxStackLevel i r 8
 ChargingScheduleAllowedChargingRateUnit c r Current,Power
@@ -80,6 +80,10 @@ AuthorizationKey s bw
 # FirmwareManagement (9.5), and AuthorizationKey of the security extension (the
 # Basic-auth password: used from the next boot on, so a change never cuts the link it
 # arrived on).
+# StopTransactionOnEVSideDisconnect and UnlockConnectorOnEVSideDisconnect are read-only
+# true: the charger cannot tell an unplug at the vehicle from one at the socket, ends the
+# session at either, and unlocks once the vehicle is gone (false would let another
+# vehicle charge within the same transaction).
 
 # Keys whose lists are checked against a member set, and the key holding the max length.
 _LISTS = {

@@ -38,6 +38,11 @@ CSMS_ACTIONS = (" CancelReservation ChangeAvailability ChangeConfiguration Clear
                 " DeleteCertificate ExtendedTriggerMessage GetInstalledCertificateIds GetLog"
                 " InstallCertificate SignedUpdateFirmware ")
 
+# A tool watching the traffic (the simulator's timeline): ``observer(direction, type,
+# action, payload)``, direction ">" sent / "<" received, type 2/3/4 (a CALLERROR we
+# send names no action: its payload is the error code). None on a device.
+observer = None
+
 
 class CallTimeout(RpcError):
     """No answer within the call's timeout."""
@@ -223,6 +228,8 @@ class Rpc:
                 self._current = None
                 self._queue.insert(0, c)
                 return
+            if observer is not None:
+                observer(">", _CALL, c.action, c.payload)
             try:
                 await asyncio.wait_for(c.done.wait(), c.timeout_ms / 1000)
             except asyncio.TimeoutError:
@@ -266,6 +273,8 @@ class Rpc:
             await self._send_error(uid, FORMATION_VIOLATION, "a CALL is [2, id, action, payload]")
             return
         action = msg[2]
+        if observer is not None:
+            observer("<", _CALL, action, msg[3])
         h = self.handlers.get(action)
         if h is None:
             if (" %s " % action) in self.known_actions:
@@ -299,6 +308,8 @@ class Rpc:
             await self._send_error(uid, INTERNAL_ERROR, "%s failed" % action)
             return
         await self._send(text)
+        if observer is not None:
+            observer(">", _CALLRESULT, action, r)
         if after is not None:
             try:
                 r = after()
@@ -329,11 +340,16 @@ class Rpc:
                     c.error = BadResponse(e.code, e.description)
             if c.error is None:
                 c.result = msg[2]
+        if observer is not None:
+            observer("<", _CALLERROR if is_error else _CALLRESULT, c.action,
+                     msg[2] if len(msg) > 2 else None)
         c.done.set()
 
     async def _send_error(self, uid, code, desc, details=None):
         self.errors_sent += 1
         log.warn(_TAG, "CALLERROR %s %s: %s", uid, code, desc)
+        if observer is not None:
+            observer(">", _CALLERROR, None, code)
         try:
             text = json.dumps([_CALLERROR, uid, code, desc[:_MAX_DESC], details or {}])
         except Exception:

@@ -66,7 +66,12 @@ class Status:
             return "Faulted", error_code(ch.fault), faults.name(ch.fault)
         s = app.session
         if st == IDLE:
-            return ("Available" if self.available else "Unavailable"), "NoError", None
+            # Reservation profile (reserve.py); asked first: unavailability ends it
+            rv = getattr(self.cp, "reserve", None)
+            r = rv is not None and rv.active()
+            if not self.available:
+                return "Unavailable", "NoError", None
+            return ("Reserved" if r else "Available"), "NoError", None
         if st == FINISHED or (s.stop_requested() and st in (STOPPING, CONNECTED)):
             return "Finishing", "NoError", None
         if st == CHARGING:

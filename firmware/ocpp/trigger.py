@@ -29,8 +29,9 @@ def install(cp):
                     cp.status.resend(n)
                 elif what == "MeterValues":
                     await meter_values(cp, n or 1)
-                else:  # nothing is being downloaded or uploaded
-                    await cp.rpc.call(what, {"status": "Idle"}, schema={})
+                else:  # Firmware/DiagnosticsStatusNotification: the current status
+                    job = getattr(cp, "fw" if what[0] == "F" else "diag", None)
+                    await cp.rpc.call(what, {"status": getattr(job, "status", "Idle")}, schema={})
             except RpcError as e:
                 log.warn(_TAG, "triggered %s failed: %s", what, e)
         return {"status": "Accepted"}, go

@@ -1,16 +1,11 @@
 """Transactions: StartTransaction / StopTransaction / MeterValues journaled from the
-session's events, Authorize (with a small cache), RemoteStartTransaction and
+session's events, Authorize (through ``auth``), RemoteStartTransaction and
 RemoteStopTransaction, and the StopTransaction of a session a power loss cut."""
-from micropython import const
-
-from lib import clock, log
+from lib import log
 from firmware import events
-from firmware.ocpp import meter, status, txq
-from firmware.ocpp.rpc import RpcError
+from firmware.ocpp import status, txq
 
 _TAG = "ocpp.tx"
-_CACHE_MAX = const(16)
-_IDLE_MS = const(1000)
 
 _ID_TAG_INFO = {"status": ("e!", ("Accepted", "Blocked", "Expired", "Invalid", "ConcurrentTx")),
                 "expiryDate": ("t",), "parentIdTag": ("s", 20)}
@@ -28,10 +23,8 @@ class Transactions:
 
     def __init__(self, cp):
         self.cp = cp
-        self.cache = {}  # idTag -> last status the backend gave (AuthorizationCache)
         self.stopped_local = None  # session already stopped for a reset
         self._early_tag = None  # authorised before the plug (see _on_event)
-        self._t_sample = clock.ticks_ms()
         r = cp.rpc
         r.on("RemoteStartTransaction", self._remote_start, REMOTE_START)
         r.on("RemoteStopTransaction", self._remote_stop, REMOTE_STOP)
@@ -59,26 +52,29 @@ class Transactions:
 
     def start(self, s):
         tag = s.id_tag or "local"
-        self.cp.txq.add(txq.START, s.sid, {
-            "connectorId": 1, "idTag": tag[:20], "meterStart": s.start_wh,
-            "timestamp": self.cp.now()})
-        self._t_sample = clock.ticks_ms()
+        p = {"connectorId": 1, "idTag": tag[:20], "meterStart": s.start_wh,
+             "timestamp": self.cp.now()}
+        rid = self.cp.reserve.take(tag)  # the reservation this transaction uses
+        if rid is not None:
+            p["reservationId"] = rid
+        self.cp.txq.add(txq.START, s.sid, p)
+        self.cp.sampling.begin(s.sid)
 
-    def stop(self, sid, wh, ts, reason, id_tag=None):
+    def stop(self, sid, wh, ts, reason, id_tag=None, cut=False):
+        """StopTransaction of local transaction ``sid`` (``cut``: ended by a power loss,
+        ``wh`` is its last persisted reading, not the meter now)."""
         p = {"transactionId": 0, "meterStop": wh, "timestamp": ts,
              "reason": reason if reason in _REASONS else "Other"}
         if id_tag:
             p["idTag"] = id_tag[:20]
-        names = self.cp.cfg.csl("StopTxnSampledData")
-        if names:
-            p["transactionData"] = [{"timestamp": ts, "sampledValue": meter.sampled(
-                self.cp.app, names, "Transaction.End")}]
+        self.cp.sampling.stop_data(sid, p, wh if cut else None)  # transactionData
         self.cp.txq.add(txq.STOP, sid, p)
 
     def recover(self, rec):
         """At boot: StopTransaction for every journaled transaction left open, from the
         session log's record of it (``App.recovered``: reason PowerLoss)."""
         q = self.cp.txq
+        off = self.cp.saved_offset_s  # the session log's times are on the local clock
         done = {}
         for r in self.cp.app.record.done:
             done[r["id"]] = r
@@ -88,50 +84,31 @@ class Transactions:
                 # Cut between the session log's start and our journal's: both messages.
                 q.add(txq.START, rec["id"], {
                     "connectorId": 1, "idTag": (rec.get("tag") or "local")[:20],
-                    "meterStart": rec["wh0"], "timestamp": _iso(rec["ts"])})
+                    "meterStart": rec["wh0"], "timestamp": _iso(rec["ts"] + off)})
         for sid in q.open[:]:
             r = done.get(sid)
             if r is not None:
-                self.stop(sid, r["wh"], _iso(r["ts"]), r.get("reason") or "PowerLoss", r.get("tag"))
+                self.stop(sid, r["wh"], _iso(r["ts"] + off), r.get("reason") or "PowerLoss",
+                          r.get("tag"), True)
             else:
-                self.stop(sid, self.cp.app.board.meter.energy_wh, self.cp.now(), "PowerLoss")
+                self.stop(sid, self.cp.app.board.meter.energy_wh, self.cp.now(), "PowerLoss", None,
+                          True)
             log.warn(_TAG, "transaction of session %d closed at boot", sid)
 
     async def sampler(self):
-        """MeterValues every MeterValueSampleInterval seconds of a transaction."""
-        cp = self.cp
-        while True:
-            iv = cp.cfg.get("MeterValueSampleInterval") * 1000
-            s = cp.session.current
-            left = iv - clock.ticks_diff(clock.ticks_ms(), self._t_sample)
-            if iv <= 0 or s is None or left > 0:
-                await clock.sleep_ms(_IDLE_MS if iv <= 0 or s is None else min(left, _IDLE_MS))
-                continue
-            self._t_sample = clock.ticks_ms()
-            names = cp.cfg.csl("MeterValuesSampledData")
-            if names:
-                cp.txq.add(txq.METER, s.sid, {"connectorId": 1, "transactionId": 0, "meterValue": [
-                    {"timestamp": cp.now(),
-                     "sampledValue": meter.sampled(cp.app, names, "Sample.Periodic")}]})
+        """The meter-value task (``sampling``: sampled and clock-aligned)."""
+        await self.cp.sampling.run()
 
     # ---- authorisation ----------------------------------------------------------------
 
     async def authorize(self, id_tag):
-        """Authorize ``id_tag`` with the backend (or offline from the cache); on
-        Accepted the session is authorised. Returns the status."""
+        """Authorize ``id_tag`` (``auth.Auth.check``: local list, cache, the backend,
+        the offline rules); on Accepted the session is authorised, unless the connector
+        is reserved for another idTag (then "Reserved"). Returns the status."""
         cp = self.cp
-        st = None
-        if cp.rpc.connected and cp.registered.is_set():
-            try:
-                r = await cp.rpc.call("Authorize", {"idTag": id_tag[:20]}, schema=AUTHORIZE_CONF)
-                st = r["idTagInfo"]["status"]
-                self._remember(id_tag, st)
-            except RpcError as e:
-                log.warn(_TAG, "Authorize failed: %s", e)
-        if st is None:  # offline
-            st = self.cache.get(id_tag) if cp.cfg.get("LocalAuthorizeOffline") else None
-            if st is None:
-                st = "Accepted" if cp.cfg.get("AllowOfflineTxForUnknownId") else "Invalid"
+        st, parent = await cp.auth.check(id_tag)
+        if st == "Accepted" and not cp.reserve.allows(id_tag, parent):
+            st = "Reserved"
         if st == "Accepted":
             self._grant(id_tag)
         return st
@@ -142,26 +119,20 @@ class Transactions:
             self._early_tag = id_tag
         s.authorize(id_tag)
 
-    def _remember(self, id_tag, st):
-        if not self.cp.cfg.get("AuthorizationCacheEnabled"):
-            return
-        if id_tag not in self.cache and len(self.cache) >= _CACHE_MAX:
-            for k in self.cache:
-                del self.cache[k]
-                break
-        self.cache[id_tag] = st
-
     def on_answer(self, action, local, r):
-        """The backend answered a transaction message (from ``deliver``)."""
+        """The backend answered a transaction message (from ``deliver``): its idTagInfo
+        goes into the cache; a non-Accepted one in the StartTransaction answer of the
+        running transaction invalidates it (``auth.Auth.invalidated``)."""
         info = r.get("idTagInfo")
         if info is None:
             return
         s = self.cp.session
-        if info["status"] != "Accepted" and action == txq.START:
-            cur = s.current
-            if cur is not None and cur.sid == local and self.cp.cfg.get("StopTransactionOnInvalidId"):
-                s.request_stop("DeAuthorized")
-                s.deauthorize()
+        cur = s.current if s.current is not None and s.current.sid == local else None
+        ses = cur or (s.last if s.last is not None and s.last.sid == local else None)
+        if ses is not None and ses.id_tag:
+            self.cp.auth.remember(ses.id_tag, info)
+        if info["status"] != "Accepted" and action == txq.START and cur is not None:
+            self.cp.auth.invalidated(cur)
 
     # ---- remote commands --------------------------------------------------------------
 
@@ -169,7 +140,10 @@ class Transactions:
         cp = self.cp
         s = cp.session
         busy = s.current is not None or cp.app.charger.state == status.FAULT or not cp.status.available
-        if p.get("connectorId", 1) != 1 or busy:
+        busy = busy or s.stop_requested()  # Finishing: a new transaction needs the unplug first
+        if p.get("connectorId", 1) != 1 or busy or not cp.reserve.allows(p["idTag"]):
+            return {"status": "Rejected"}
+        if not cp.smart.remote_start(p.get("chargingProfile")):  # must be a usable TxProfile
             return {"status": "Rejected"}
         tag = p["idTag"]
 

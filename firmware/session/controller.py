@@ -4,12 +4,23 @@ persisted record of each session (start, energy checkpoints, stop with reason).
 The charger asks it ``authorized()``, ``limit_da()`` and ``stop_requested()``; everything
 that decides those (a local button, RFID, the OCPP backend, a load manager) calls the
 methods below. Stop reasons use the OCPP 1.6 vocabulary so the backend can be told as is.
+
+A session ends (SESSION_ENDED, the record's stop) when the vehicle is unplugged, or
+earlier when a stop was requested and the charger has finished (offer withdrawn,
+contactor open: its FINISHED state), as an OCPP 1.6 transaction ends. The stop request
+stays until the unplug, so the charger stays in FINISHED and the vehicle cannot draw
+again in that plug-in; an authorisation then begins no new session (unplug first).
 """
+from micropython import const
+
 from lib import clock, log
 from firmware import events
 
 _TAG = "session"
 _NO_LIMIT_DA = 10000
+# firmware.iec61851.charger.FINISHED, not imported so that the OCPP tests can run this
+# controller without the charger (a test checks they agree)
+CHARGER_FINISHED = const(6)
 
 
 class Session:
@@ -63,7 +74,7 @@ class SessionController:
         """Allow charging (an accepted RFID card, a backend's authorisation)."""
         self._authorized = True
         self._id_tag = id_tag
-        if self.plugged and self.current is None:
+        if self.plugged and self.current is None and self._stop_reason is None:
             self._begin()
 
     def deauthorize(self):
@@ -75,7 +86,10 @@ class SessionController:
         log.info(_TAG, "external limit %s", "none" if amps is None else amps)
 
     def request_stop(self, reason="Local"):
-        """End charging; the session closes when the vehicle is unplugged."""
+        """End charging; the session ends once the charger has finished (see above).
+        Without a vehicle and a session there is nothing to stop."""
+        if not self.plugged and self.current is None:
+            return
         if self._stop_reason is None:
             self._stop_reason = reason
             log.info(_TAG, "stop requested (%s)", reason)
@@ -89,6 +103,9 @@ class SessionController:
                 self.authorize("autostart")
             elif self._authorized and self.current is None:
                 self._begin()  # authorised before the plug (RFID first, a remote start)
+        elif kind == events.CHARGER_STATE:
+            if arg == CHARGER_FINISHED and self.current is not None and self._stop_reason is not None:
+                self._end(self._stop_reason)
         elif kind == events.UNPLUGGED:
             self.plugged = False
             if self.current is not None:

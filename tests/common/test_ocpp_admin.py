@@ -2,7 +2,7 @@
 (scheduled during a transaction), UnlockConnector, ClearCache, DataTransfer,
 TriggerMessage, and the CALLERRORs for bad payloads."""
 # the App, the simulated board and the whole OCPP client in one MicroPython heap
-MPTEST_HEAP_KB = 256
+MPTEST_HEAP_KB = 320
 from tests.common.test_ocpp_fake import FITS
 
 if FITS:
@@ -84,7 +84,7 @@ if FITS:
             other = await rig.call("UnlockConnector", {"connectorId": 2})
             cc = await rig.call("ClearCache", {})
             dt = await rig.call("DataTransfer", {"vendorId": "acme", "data": "x"})
-            ns = await rig.call("SendLocalList", {"listVersion": 1, "updateType": "Full"})
+            ns = await rig.call("CertificateSigned", {"certificateChain": "x"})  # known, no handler
             ni = await rig.call("FooBar", {})
             return idle[2], busy[2], stop, other[2], cc[2], dt[2], ns[2], ni[2]
         with Sandbox("ocpp") as sb:

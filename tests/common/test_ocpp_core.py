@@ -1,6 +1,6 @@
 """Core profile through the ChargePoint on a fake App, with a scripted central system."""
 # the App, the simulated board and the whole OCPP client in one MicroPython heap
-MPTEST_HEAP_KB = 256
+MPTEST_HEAP_KB = 320
 from tests.common.test_ocpp_fake import FITS
 
 if FITS:
@@ -110,3 +110,28 @@ if FITS:
             assert run_rig(body, sb.dir) == ["Available", "Available", "Preparing"]
 
 
+
+
+    # The backend-initiated messages of each OCPP 1.6 feature profile.
+    _PROFILE_ACTIONS = {
+        "Core": ("ChangeAvailability ChangeConfiguration ClearCache DataTransfer GetConfiguration"
+                 " RemoteStartTransaction RemoteStopTransaction Reset UnlockConnector"),
+        "FirmwareManagement": "GetDiagnostics UpdateFirmware",
+        "LocalAuthListManagement": "GetLocalListVersion SendLocalList",
+        "Reservation": "CancelReservation ReserveNow",
+        "SmartCharging": "ClearChargingProfile GetCompositeSchedule SetChargingProfile",
+        "RemoteTrigger": "TriggerMessage",
+    }
+
+
+    def test_every_advertised_profile_has_all_its_handlers():
+        async def body(rig):
+            await rig.until(lambda: rig.cp.registered.is_set(), "registered")
+            r = await rig.call("GetConfiguration", {"key": ["SupportedFeatureProfiles"]})
+            return r[2]["configurationKey"][0]["value"].split(","), set(rig.cp.rpc.handlers)
+        with Sandbox("ocpp") as sb:
+            profiles, handled = run_rig(body, sb.dir)
+        assert sorted(profiles) == sorted(_PROFILE_ACTIONS)
+        for p in profiles:
+            for action in _PROFILE_ACTIONS[p].split():
+                assert action in handled, (p, action)

@@ -5,10 +5,11 @@ the charge point needs (the MicroPython runs have a 128 KB heap)."""
 import gc
 import sys
 
-# The whole charge point on the real session controller needs about 200 KB of heap as
-# .mpy on the unix port (its code is in RAM there): with less, these tests are left out
-# (run them with ``HEAP=256 python -m tools.mptest ocpp``).
-FITS = sys.implementation.name != "micropython" or gc.mem_free() + gc.mem_alloc() > 240 * 1024
+# The whole charge point on the real session controller needs about 300 KB of heap as
+# .mpy on the unix port (its ~110 KB of code is in RAM there, where a device runs it
+# frozen from flash): with less, these tests are left out (the test modules ask for
+# 320 KB through MPTEST_HEAP_KB).
+FITS = sys.implementation.name != "micropython" or gc.mem_free() + gc.mem_alloc() > 300 * 1024
 import asyncio
 import json
 

@@ -101,6 +101,26 @@ def test_plot_of_a_session(tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10000
 
 
+def test_plot_has_an_ocpp_lane_when_the_log_has_ocpp_messages(tmp_path):
+    import matplotlib.image
+
+    from tools import plot
+
+    def row(t, event, value=None):
+        return {"t": t, "event": event, "value": value, "cp": "B", "duty": 266,
+                "charger": "ready", "contactor": False, "current_a": 0.0, "energy_wh": 0,
+                "fault": "none"}
+    rows = [row(0, "boot"), row(1, "cp"), row(2, "duty"), row(3, "cp")]
+    with_ocpp = rows + [row(1.5, "ocpp", "> StartTransaction idTag=T"),
+                        row(1.6, "ocpp", "< StartTransaction.conf transactionId=1"),
+                        row(2.5, "ocpp", "< RemoteStopTransaction transactionId=1")]
+    plain = plot.plot({"scenario": "x", "rows": rows}, str(tmp_path / "a.png"))
+    lane = plot.plot({"scenario": "x", "rows": with_ocpp}, str(tmp_path / "b.png"))
+    h_plain = matplotlib.image.imread(plain).shape[0]
+    h_lane = matplotlib.image.imread(lane).shape[0]
+    assert h_lane > h_plain  # one more panel
+
+
 def test_slac_scenario_writes_a_pcapng(tmp_path):
     cap = tmp_path / "slac.pcapng"
     r = _cli("--scenario", "slac", "--quiet", "--pcap", str(cap))

@@ -2,7 +2,9 @@
 
   --list-scenarios          list the scenarios
   --scenario NAME           run one (default: basic_ac) and print its timeline
-  --all                     run every scenario (summary only unless --verbose)
+  --all                     run every scenario (summary only unless --verbose): the
+                            virtual-time ones, and ocpp_session (real time, ~8 s) on
+                            CPython; on MicroPython that one only with --ocpp
   --runtime cpython|micropython   where the firmware runs (default: cpython, in-process)
   --heap KB                 MicroPython heap cap (default 128)
   --json FILE               write the event log of the scenario as JSON
@@ -10,6 +12,15 @@
   --pcap FILE.pcapng        the PLC frames of a scenario that has them (slac*)
   --quiet                   no timeline
   --seed N                  noise seed
+  --csms URL                the central system of an OCPP scenario (ws://host:port/path/<id>);
+                            default: the embedded one (tools.csms) on a free port
+  --duration S              how long the idle scenario runs (real seconds, default 30)
+  --plug-at S               the idle scenario plugs a car S seconds after boot (a
+                            RemoteStartTransaction from the backend can then charge it)
+
+The OCPP scenarios (ocpp_session, idle) run in real time: their peer is a network
+service. ``--scenario idle --csms URL --duration S`` is a simulated wallbox against any
+central system; a Reset from it restarts the firmware from its persisted state.
 
 Exits 0 only when every scenario run ended as expected. Host (CPython): MicroPython runs
 go through ``tools.sim.child``, one process per scenario on the .mpy tree.
@@ -17,12 +28,12 @@ go through ``tools.sim.child``, one process per scenario on the .mpy tree.
 import sys
 
 RUNTIME = "cpython"
-_FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "-h", "--help")
+_FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "--ocpp", "-h", "--help")
 
 
 def parse(argv):
     opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None,
-            "plot": None, "pcap": None}
+            "plot": None, "pcap": None, "csms": None, "duration": None, "plug-at": None}
     flags = []
     i = 0
     while i < len(argv):
@@ -49,11 +60,13 @@ def main(argv):
     from tools.sim import scenarios
 
     if "--list-scenarios" in flags:
-        for name in scenarios.NAMES:
+        for name in scenarios.NAMES + scenarios.OCPP_NAMES:
             print("%-26s %s" % (name, scenarios.find(name)[0]))
         return 0
     if "--all" in flags:
         names = list(scenarios.NAMES)
+        if opts["runtime"] == "cpython" or "--ocpp" in flags:
+            names += [n for n in scenarios.OCPP_NAMES if scenarios.find(n)[1].get("in_all")]
         quiet = "--verbose" not in flags
     else:
         names = [opts["scenario"]]
@@ -73,6 +86,7 @@ def main(argv):
         return _plot(opts) or rc
     from tools.sim import runner
 
+    params = _params(opts)
     failed = []
     for name in names:
         sc = scenarios.find(name)
@@ -82,7 +96,7 @@ def main(argv):
             sc[1]["seed"] = int(opts["seed"])
         sim = runner.run(name, sc, "build/sim/cpython-" + name, quiet=quiet,
                          json_path=opts["json"] if len(names) == 1 else None,
-                         pcap_path=opts["pcap"] if len(names) == 1 else None)
+                         pcap_path=opts["pcap"] if len(names) == 1 else None, params=params)
         runner.report(sim, "cpython", quiet)
         if sim.failures:
             failed.append(name)
@@ -90,6 +104,18 @@ def main(argv):
     print("%s: %d scenarios passed, %d failed%s" % (
         "CPython", len(names) - len(failed), len(failed), (" (" + ", ".join(failed) + ")") if failed else ""))
     return 1 if failed else 0
+
+
+def _params(opts):
+    """What the OCPP scenarios take from the command line."""
+    p = {"csms": opts["csms"]}
+    for k in ("duration", "plug-at"):
+        if opts[k] is not None:
+            try:
+                p[k.replace("-", "_")] = float(opts[k])
+            except ValueError:
+                raise SystemExit("tools.sim: --%s wants seconds" % k)
+    return p
 
 
 def _plot(opts):

@@ -1,5 +1,10 @@
 """Runs one scenario: the firmware's App on the simulated board, the world's physics and
-the scenario's script, in virtual time. Common subset: runs under both runtimes."""
+the scenario's script, in virtual time. Common subset: runs under both runtimes.
+
+A scenario with ``realtime`` in its SETUP runs on the real clock instead (its peer, an
+OCPP central system, lives in real time); one with ``ocpp`` gets the OCPP client
+(tools/sim/ocpplink.py, imported only then: the virtual-time runs have a capped heap).
+"""
 import asyncio
 import gc
 import json
@@ -97,9 +102,13 @@ class Recorder:
 class Sim:
     """What a scenario script sees: the world, the firmware, and assertions."""
 
-    def __init__(self, name, fs_root, setup, quiet=False, json_file=None, pcap_path=None):
+    def __init__(self, name, fs_root, setup, quiet=False, json_file=None, pcap_path=None, params=None):
         self.name = name
         self.setup = setup
+        self.params = params or {}  # from the command line: csms (URL), duration, plug_at
+        self.realtime = setup.get("realtime", False)
+        self.link = None  # the OCPP client's side (ocpplink.Link) of a scenario with one
+        self.result = None  # figures a scenario hands to its backend check
         self.world = World(fs_root, seed=setup.get("seed", 1), tethered=setup.get("tethered", False),
                            ev=setup.get("ev"))
         self.board = self.world.board
@@ -118,32 +127,48 @@ class Sim:
 
     # ---- firmware lifecycle ---------------------------------------------------------------
 
+    def make_app(self):
+        """The firmware as it starts (with its OCPP client when the scenario has one)."""
+        gc.collect()
+        app = App(self.board, self.cfg)
+        if self.link is not None:
+            self.link.attach(app)
+        return app
+
     def boot(self, app=None):
         """Power on and start the firmware (``app``: one built beforehand)."""
         self.board.power_on()
         if app is None:
-            gc.collect()
-            app = App(self.board, self.cfg)
+            app = self.make_app()
         self.app = app
         app.bus.subscribe(self.rec.on_event)
         self._app_task = asyncio.create_task(self.app.run())
+        if self.link is not None:
+            self.link.start(app)
         self.rec.row("boot", "recovered session %d" % self.app.recovered["id"] if self.app.recovered else None)
 
     async def power_cut(self, seconds):
         """Cut the supply for ``seconds``, then boot the firmware from its persisted state."""
         self.rec.row("power_cut")
-        self.app.stop()
-        await self._app_task
+        await self.halt()
         self.board.power_off()
-        self.app = self._app_task = None  # the old firmware's RAM is gone with the power
         await self.sleep(seconds)
         self.rec.row("power_on")
         self.boot()
 
+    async def halt(self):
+        """The firmware stops where it is; what it persisted stays."""
+        self.app.stop()
+        await self._app_task
+        if self.link is not None:
+            await self.link.stop()
+        self.app = self._app_task = None  # the old firmware's RAM is gone with the power
+
     async def shutdown(self):
+        if self.link is not None:
+            await self.link.shutdown()
         if self.app is not None:
-            self.app.stop()
-            await self._app_task
+            await self.halt()
 
     @property
     def charger(self):
@@ -196,6 +221,9 @@ class Sim:
 
 
 async def _main(sim, script, app):
+    if sim.link is not None and sim.link.url is None:
+        await sim.link.embedded(_main, script)  # the embedded central system around the run
+        return
     world_task = asyncio.create_task(sim.world.run())
     sim.boot(app)
     app = None  # a power cut must be able to free it
@@ -213,7 +241,9 @@ async def _main(sim, script, app):
     finally:
         sampler.cancel()
         world_task.cancel()
+        last = sim.app
         await sim.shutdown()
+        sim.app = last  # for the summary
         sim.duration = sim.t()  # virtual time is gone once the loop is
 
 
@@ -225,30 +255,48 @@ def check_invariants(sim):
         sim.fail("invariant: contactor opened under load %d time(s)" % c.opened_under_load)
 
 
-def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None):
-    """Run one scenario; returns the Sim (``sim.failures`` empty when it passed)."""
+def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None, params=None):
+    """Run one scenario; returns the Sim (``sim.failures`` empty when it passed).
+    ``params``: csms (a central system's URL), duration and plug_at (seconds), for the
+    scenarios that take them."""
     desc, setup, script = scenario
     fs.remove_tree(fs_root)
     fs.makedirs(fs_root)
-    vtime.install()  # before anything reads the clock
+    realtime = setup.get("realtime", False)
+    if not realtime:
+        vtime.install()  # before anything reads the clock
     out = open(json_path, "w") if json_path else None
     if out is not None:
         out.write('{"scenario": %s, "rows": [' % json.dumps(name))
-    sim = Sim(name, fs_root, setup, quiet, out, pcap_path)
+    sim = Sim(name, fs_root, setup, quiet, out, pcap_path, params)
     log.set_sink(_mute if quiet else sim.log_sink)
-    # the firmware first, into a heap not yet cut up by the run (as a device boots)
-    gc.collect()
-    app = App(sim.board, sim.cfg)
+    if setup.get("ocpp") is not None:
+        from tools.sim.ocpplink import Link
+
+        sim.link = Link(sim)
+    # the firmware first, into a heap not yet cut up by the run (as a device boots); with
+    # the embedded central system, once that listens (its port is in the URL)
+    app = None
+    if sim.link is None or sim.link.url is not None:
+        app = sim.make_app()
     if not quiet:
         print("== scenario %s: %s" % (name, desc))
         print("%9s  CP duty  K    current  energy  charger   event" % "t(s)")
     try:
         main = _main(sim, script, app)
         app = None
-        vtime.run(main)
+        if realtime:
+            _run_realtime(main)
+        else:
+            vtime.run(main)
         check_invariants(sim)
+        if sim.link is not None:
+            sim.link.check_backend()
     finally:
-        vtime.uninstall()
+        if not realtime:
+            vtime.uninstall()
+        if sim.link is not None:
+            sim.link.close()
         log.set_sink(None)
         if out is not None:
             out.write('\n], "passed": %s, "failures": %s}\n' % (
@@ -258,6 +306,14 @@ def run(name, scenario, fs_root, quiet=False, json_path=None, pcap_path=None):
     return sim
 
 
+def _run_realtime(coro):
+    try:
+        return asyncio.run(coro)
+    finally:
+        if sys.implementation.name == "micropython":
+            asyncio.new_event_loop()  # as vtime.run does: a clean loop for the next run
+
+
 def _mute(*_args):
     pass
 
@@ -265,8 +321,9 @@ def _mute(*_args):
 def report(sim, runtime, quiet):
     """The result line of a scenario (``make test`` counts these), its failures, and
     unless ``quiet`` a summary."""
-    print("%s: scenario %-26s %s  (%.0f s simulated)" % (
-        runtime, sim.name, "FAILED" if sim.failures else "ok", sim.duration))
+    print("%s: scenario %-26s %s  (%.0f s %s)" % (
+        runtime, sim.name, "FAILED" if sim.failures else "ok", sim.duration,
+        "real time" if sim.realtime else "simulated"))
     for f in sim.failures:
         print("    - " + f)
     if not quiet:
@@ -275,8 +332,12 @@ def report(sim, runtime, quiet):
 
 def _summary(sim):
     """What the session log and the car say at the end."""
-    s = sim.session
     print("-- summary")
+    if sim.link is not None:
+        sim.link.summary()
+    if sim.app is None:
+        return  # the run ended while the firmware rebooted
+    s = sim.session
     for rec in sim.app.record.done:
         print("   session %d (%s): %d Wh, ended %s" % (
             rec["id"], rec.get("tag"), rec["wh"] - rec["wh0"], rec["reason"]))

@@ -7,6 +7,12 @@ firmware and one scenario, not all of them. ``DESCRIPTION`` says what it shows;
 (``ev``), the cable (``cable_ohms``; None for a cable without coding resistor),
 ``tethered``, ``allow_open_under_load`` and ``heap_kb`` (the MicroPython heap it needs
 at least, when more than the run's ``--heap``); ``run(sim)`` is the script.
+
+The OCPP scenarios (``OCPP_NAMES``) run in real time against a central system (see
+tools/sim/ocpplink.py): SETUP has ``realtime``, ``ocpp`` (the client's configuration
+overrides), ``check_backend(records, result)`` (the failures found in what the backend
+recorded, ``Csms.records()``, given the ``sim.result`` the script left) and ``in_all``
+(part of ``--all``: on CPython always, on MicroPython with ``--ocpp``).
 """
 from firmware.iec61851 import charger as chg
 from firmware.iec61851 import faults
@@ -21,11 +27,12 @@ _NAMES = (
     "rcd_selftest_fails driver_error slac slac_lost_frames slac_two_cars "
 )
 NAMES = _NAMES.split()
+OCPP_NAMES = "ocpp_session idle".split()  # real time, a central system as peer
 
 
 def find(name):
     """(description, setup, script) of scenario ``name``, or None."""
-    if name not in NAMES:
+    if name not in NAMES and name not in OCPP_NAMES:
         return None
     m = __import__("tools.sim.scenarios." + name, None, None, ("x",))
     return m.DESCRIPTION, m.SETUP, m.run

@@ -2,7 +2,10 @@
 from tools.sim.scenarios import charge_for, plug_and_charge, unplug_and_idle
 
 DESCRIPTION = 'power cut while charging: the session is closed as PowerLoss on reboot'
-SETUP = dict(ev={"target_wh": 100000}, cfg={"checkpoint_s": 60}, allow_open_under_load=True)
+# heap_kb: two Apps booted in one process (the first one's RAM is freed, but the heap
+# stays cut up as a device's would not be after a real power cut)
+SETUP = dict(ev={"target_wh": 100000}, cfg={"checkpoint_s": 60}, allow_open_under_load=True,
+             heap_kb=144)
 
 
 async def run(sim):
