@@ -14,6 +14,8 @@ RESET = {"type": ("e!", ("Hard", "Soft"))}
 CHANGE_AVAILABILITY = {"connectorId": ("i!", 0), "type": ("e!", ("Inoperative", "Operative"))}
 UNLOCK_CONNECTOR = {"connectorId": ("i!", 0)}
 DATA_TRANSFER = {"vendorId": ("s!", 255), "messageId": ("s", 50), "data": ("s",)}
+_DT_STATUS = ("Accepted", "Rejected", "UnknownMessageId", "UnknownVendorId")
+DATA_TRANSFER_CONF = {"status": ("e!", _DT_STATUS), "data": ("s",)}
 
 
 def install(cp):
@@ -120,4 +122,31 @@ class _Admin:
         return {"status": "Accepted" if self.cp.auth.clear_cache() else "Rejected"}
 
     def data_transfer(self, p):
-        return {"status": "UnknownVendorId"}
+        # A vendor extension sets ``cp.vendor_hook(vendorId, messageId, data)`` returning
+        # (status, data or None); without one every vendor is unknown.
+        hook = self.cp.vendor_hook
+        if hook is None:
+            return {"status": "UnknownVendorId"}
+        try:
+            st, data = hook(p["vendorId"], p.get("messageId"), p.get("data"))
+        except Exception as e:  # a vendor's code must not take the RPC loop down
+            log.warn(_TAG, "DataTransfer hook failed: %r", e)
+            return {"status": "Rejected"}
+        if st not in _DT_STATUS:
+            st = "Rejected"
+        res = {"status": st}
+        if data is not None:
+            res["data"] = str(data)
+        return res
+
+
+async def data_transfer(cp, vendor_id, message_id=None, data=None):
+    """DataTransfer from the charge point: returns the backend's (status, data or None);
+    raises RpcError when it cannot be delivered or the answer is malformed."""
+    p = {"vendorId": vendor_id[:255]}
+    if message_id is not None:
+        p["messageId"] = message_id[:50]
+    if data is not None:
+        p["data"] = data
+    r = await cp.rpc.call("DataTransfer", p, schema=DATA_TRANSFER_CONF)
+    return r["status"], r.get("data")

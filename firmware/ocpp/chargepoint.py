@@ -56,6 +56,7 @@ class ChargePoint:
         self.kick = asyncio.Event()  # the transaction queue has work
         self.reset_hook = reset_hook or (lambda kind: app.board.reboot())
         self.ws = None
+        self.vendor_hook = None  # DataTransfer from the backend (see admin.data_transfer)
         self.boot = boot.Registration(self, vendor, model, info)
         self.status = status.Status(self)
         self.sampling = sampling.Sampling(self)  # before tx: its recover() needs it
@@ -160,6 +161,10 @@ class ChargePoint:
 
     async def _deliver(self):
         await deliver.run(self)
+
+    async def data_transfer(self, vendor_id, message_id=None, data=None):
+        """DataTransfer to the backend: its (status, data)."""
+        return await admin.data_transfer(self, vendor_id, message_id, data)
 
     async def wait_registered(self):
         if not self.registered.is_set():

@@ -93,6 +93,39 @@ if FITS:
                        {"status": "NotSupported"}, {"status": "Accepted"},
                        {"status": "UnknownVendorId"}, "NotSupported", "NotImplemented")
 
+    def test_data_transfer_both_ways():
+        async def body(rig):
+            cs = rig.csms
+            await _registered(rig)
+            seen = []
+
+            def hook(vendor, msg, data):
+                seen.append((vendor, msg, data))
+                if vendor == "boom":
+                    raise ValueError("vendor bug")
+                return ("Accepted", "pong") if msg == "ping" else ("UnknownMessageId", None)
+            rig.cp.vendor_hook = hook
+            a = await rig.call("DataTransfer", {"vendorId": "acme", "messageId": "ping", "data": "x"})
+            b = await rig.call("DataTransfer", {"vendorId": "acme", "messageId": "other"})
+            c = await rig.call("DataTransfer", {"vendorId": "boom"})
+            cs.answers["DataTransfer"] = lambda p: {"status": "Accepted", "data": p["data"] + "!"}
+            out = await rig.cp.data_transfer("acme", "hello", "hi")
+            cs.answers["DataTransfer"] = {"status": "Maybe"}  # not an enumeration value
+            try:
+                await rig.cp.data_transfer("acme")
+                bad = None
+            except Exception as e:
+                bad = type(e).__name__
+            return a[2], b[2], c[2], seen, out, cs.actions("DataTransfer"), bad
+        with Sandbox("ocpp") as sb:
+            a, b, c, seen, out, sent, bad = run_rig(body, sb.dir)
+        assert a == {"status": "Accepted", "data": "pong"}
+        assert b == {"status": "UnknownMessageId"} and c == {"status": "Rejected"}
+        assert seen[0] == ("acme", "ping", "x") and seen[1] == ("acme", "other", None)
+        assert out == ("Accepted", "hi!")
+        assert sent[0] == {"vendorId": "acme", "messageId": "hello", "data": "hi"}
+        assert sent[1] == {"vendorId": "acme"} and bad == "BadResponse"
+
     def test_trigger_message_for_each_core_message():
         async def body(rig):
             cs = rig.csms

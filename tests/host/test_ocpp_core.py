@@ -203,6 +203,45 @@ def test_remote_start_and_remote_stop():
     assert t["id_tag"] == "REMOTE1" and t["stop"]["reason"] == "Remote"
 
 
+def test_change_availability_scheduled_during_a_transaction():
+    from ocpp.v16 import call
+
+    async def body(cs, wb):
+        await wb.plug()
+        assert await cs.remote_start("CP_1", "TAG1") == "Accepted"
+        await wb.charging()
+        r = await cs.call("CP_1", call.ChangeAvailability(connector_id=1, type="Inoperative"))
+        busy = r.status
+        assert await cs.remote_start("CP_1", "TAG2") == "Rejected"  # still charging
+        await until(lambda: cs.transactions and wb.cp.txq.remote_id(wb.app.session.current.sid),
+                    "transaction id")
+        assert await cs.remote_stop("CP_1", 1) == "Accepted"
+        await until(lambda: cs.actions("StopTransaction"), "stop")
+        await wb.unplug()
+        await until(lambda: ("CP_1", 1, "Unavailable", "NoError") in cs.status, "unavailable")
+        idle = await cs.remote_start("CP_1", "TAG3")
+        r = await cs.call("CP_1", call.ChangeAvailability(connector_id=1, type="Operative"))
+        await until(lambda: cs.status[-1][2] == "Available", "available again")
+        return busy, idle, r.status
+    assert _run(body) == ("Scheduled", "Rejected", "Accepted")
+
+
+def test_data_transfer_both_ways_through_the_library():
+    from ocpp.v16 import call
+
+    async def body(cs, wb):
+        wb.cp.vendor_hook = lambda vendor, msg, data: (
+            ("Accepted", (data or "") + "-ok") if vendor == "org.example" else ("UnknownVendorId", None))
+        r = await cs.call("CP_1", call.DataTransfer(vendor_id="org.example", message_id="m", data="x"))
+        r2 = await cs.call("CP_1", call.DataTransfer(vendor_id="other"))
+        out = await wb.cp.data_transfer("org.example", "hello", "payload")
+        return r, r2, out, [p for _c, a, p in cs.messages if a == "DataTransfer"]
+    r, r2, out, seen = _run(body)
+    assert (r.status, r.data) == ("Accepted", "x-ok") and r2.status == "UnknownVendorId"
+    assert out == ("UnknownVendorId", None)  # what tools.csms answers every vendor
+    assert seen == [{"vendorId": "org.example", "message_id": "hello", "data": "payload"}]
+
+
 def test_soft_reset_ends_the_transaction_and_reboots_without_a_second_stop():
     async def body(cs, wb):
         await wb.plug()
