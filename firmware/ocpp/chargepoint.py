@@ -52,6 +52,10 @@ class ChargePoint:
         # The offset the session log's timestamps were written with (persisted when it
         # moves): a session a power cut ended is reported on the backend's clock.
         self.saved_offset_s = self.cfg.state("clock_offset", 0)
+        # Until the backend answers again (a boot while offline): the offset last learnt,
+        # the one recover() applies, so a transaction begun now is not stamped hours
+        # away from the StopTransaction of one that a power loss cut.
+        self.clock_offset_s = self.saved_offset_s
         self.registered = asyncio.Event()  # BootNotification accepted
         self.kick = asyncio.Event()  # the transaction queue has work
         self.reset_hook = reset_hook or (lambda kind: app.board.reboot())

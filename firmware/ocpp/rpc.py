@@ -14,6 +14,7 @@ import random
 from micropython import const
 
 from lib import clock, log
+from firmware.ocpp import wait
 from firmware.ocpp.schema import (  # noqa: F401  (re-exported for handlers)
     FORMATION_VIOLATION, GENERIC_ERROR, INTERNAL_ERROR, NOT_IMPLEMENTED, NOT_SUPPORTED,
     OCCURENCE_CONSTRAINT_VIOLATION, PROPERTY_CONSTRAINT_VIOLATION, PROTOCOL_ERROR,
@@ -231,7 +232,7 @@ class Rpc:
             if observer is not None:
                 observer(">", _CALL, c.action, c.payload)
             try:
-                await asyncio.wait_for(c.done.wait(), c.timeout_ms / 1000)
+                await wait.wait_for_ms(c.done.wait(), c.timeout_ms)
             except asyncio.TimeoutError:
                 if not c.done.is_set():
                     c.error = CallTimeout("%s %s: no answer in %d ms"

@@ -24,6 +24,7 @@ from firmware.ocpp.wsproto import (  # noqa: F401  (re-exported: the public name
     ProtocolError, Reader, TlsError, WsError, accept_key, basic_password, handshake, mask,
     parse_url, pem_to_der, tls_context)
 from firmware.ocpp.backoff import Backoff, connect_retry  # noqa: F401
+from firmware.ocpp.wait import wait_for_ms
 
 _TAG = "ws"
 
@@ -111,7 +112,7 @@ class WebSocket:
         """Open the TCP/TLS connection and do the HTTP upgrade; returns self."""
         if self._state != _CLOSED:
             raise WsError("already connected")
-        await asyncio.wait_for(self._connect(), self.connect_timeout_ms / 1000)
+        await wait_for_ms(self._connect(), self.connect_timeout_ms)
         return self
 
     async def _connect(self):
@@ -341,8 +342,8 @@ class WebSocket:
             body[1] = code & 0xFF
             body = bytes(body) + reason.encode()[:_CTRL_MAX - 2]
         try:
-            await asyncio.wait_for(self._send_frame(_OP_CLOSE, memoryview(body), len(body)),
-                                   self.close_timeout_ms / 1000)
+            await wait_for_ms(self._send_frame(_OP_CLOSE, memoryview(body), len(body)),
+                              self.close_timeout_ms)
         except (OSError, asyncio.TimeoutError):
             pass
 
@@ -355,9 +356,9 @@ class WebSocket:
             await self._send_close(code, reason)
         try:
             if self._reading:
-                await asyncio.wait_for(self._done.wait(), self.close_timeout_ms / 1000)
+                await wait_for_ms(self._done.wait(), self.close_timeout_ms)
             else:
-                await asyncio.wait_for(self._drain_until_close(), self.close_timeout_ms / 1000)
+                await wait_for_ms(self._drain_until_close(), self.close_timeout_ms)
         except (asyncio.TimeoutError, WsError):
             pass
         await self._finish(code, reason)
@@ -397,7 +398,7 @@ class WebSocket:
             return
         try:
             w.close()
-            await asyncio.wait_for(w.wait_closed(), 1)
+            await wait_for_ms(w.wait_closed(), 1000)
         except Exception:  # already reset, TLS shutdown refused: nothing left to do
             pass
 

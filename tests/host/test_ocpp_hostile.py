@@ -219,11 +219,12 @@ class Box:
     async def power_cut(self):
         for t in self._tasks:
             t.cancel()
+        # bounded: a firmware task that ignores its cancellation fails the test, not hangs it
+        _done, pending = await asyncio.wait(self._tasks, timeout=30)
+        assert not pending, "a firmware task ignored its cancellation: %r" % (pending,)
         for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()
         self.board.power_off()
 
     async def shutdown(self):
