@@ -7,28 +7,18 @@ use while the backend is down.
 
 CPython only: the central system is a CPython library (websockets server).
 """
-import asyncio
-import shutil
-import tempfile
-
 import pytest
 
 pytest.importorskip("ocpp.routing")
 pytest.importorskip("websockets")
 
 import tools  # noqa: E402,F401
-from boards.sim.board import World  # noqa: E402
-from firmware import config  # noqa: E402
 from firmware.iec61851 import charger as chg  # noqa: E402
-from firmware.main import App  # noqa: E402
-from firmware.ocpp import chargepoint  # noqa: E402
-from firmware.ocpp.backoff import Backoff  # noqa: E402
-from lib import log  # noqa: E402
 from ocpp.v16 import call  # noqa: E402
 from ocpp.v16.datatypes import AuthorizationData, IdTagInfo  # noqa: E402
-from tools.csms import Csms  # noqa: E402
+from tests.host import ocpp_rig  # noqa: E402
+from tests.host.ocpp_rig import until  # noqa: E402
 
-CFG = {"auth": "external", "rcd_self_test": False, "checkpoint_s": 1}
 # SendLocalListMaxLength as the client can take it: an entry with every field is up to
 # ~165 bytes of JSON (with ", " separators), the WebSocket takes 8192-byte messages
 # (ChargePoint's max_message); 100 such entries would close the connection (1009).
@@ -37,71 +27,8 @@ FUTURE = "2099-01-01T00:00:00Z"
 PAST = "2020-01-01T00:00:00Z"
 
 
-async def until(pred, what, limit_s=15):
-    for _ in range(int(limit_s * 50)):
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-class Wallbox:
-    """The firmware App with OCPP on a simulated board; ``reboot()`` restarts it from
-    its persisted files."""
-
-    def __init__(self, url, root):
-        self.url = url
-        self.world = World(root, ev={"target_wh": 100000, "react_ms": 200})
-        self.board = self.world.board
-        self.board.pp.cable_ohms = 220
-        self._tasks = []
-        self._world = asyncio.create_task(self.world.run())
-        self.boot()
-
-    def boot(self):
-        self.board.power_on()
-        self.app = App(self.board, config.make(CFG))
-        self.cp = chargepoint.attach(self.app, self.url, cfg_overrides=OCPP, timeout_ms=5000)
-        self._tasks = [asyncio.create_task(self.app.run()),
-                       asyncio.create_task(self.cp.run(Backoff(first_ms=100, max_ms=400)))]
-
-    async def power_cut(self):
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-        self.board.power_off()
-
-    async def reboot(self):
-        await self.power_cut()
-        self.boot()
-
-    async def shutdown(self):
-        await self.power_cut()
-        self._world.cancel()
-
-
 def _run(body):
-    root = tempfile.mkdtemp(prefix="evse-ocpp-auth-")
-    log.set_sink(lambda *a: None)
-
-    async def main():
-        async with Csms(port=0, reject_tags=("BADTAG",)) as cs:
-            wb = Wallbox(cs.url("CP_1"), root)
-            try:
-                await until(lambda: "CP_1" in cs.connected and len(cs.actions("StatusNotification")) >= 2,
-                            "boot and status")
-                return await body(cs, wb)
-            finally:
-                await wb.shutdown()
-    try:
-        return asyncio.run(main())
-    finally:
-        log.set_sink(None)
-        shutil.rmtree(root, ignore_errors=True)
+    return ocpp_rig.run(body, ocpp=OCPP)
 
 
 def _entry(tag, status="Accepted", parent=None, expiry=None):

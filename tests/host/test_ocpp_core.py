@@ -8,7 +8,6 @@ CPython only: the central system is a CPython library (websockets server).
 """
 import asyncio
 import shutil
-import tempfile
 
 import pytest
 
@@ -20,101 +19,11 @@ from boards.sim.board import World  # noqa: E402
 from firmware import config  # noqa: E402
 from firmware.iec61851 import charger as chg  # noqa: E402
 from firmware.main import App  # noqa: E402
-from firmware.ocpp import chargepoint  # noqa: E402
-from firmware.ocpp.backoff import Backoff  # noqa: E402
 from lib import log  # noqa: E402
-from tools.csms import Csms  # noqa: E402
-
-CFG = {"auth": "external", "rcd_self_test": False, "checkpoint_s": 1}
-OCPP = {"MeterValueSampleInterval": 1, "HeartbeatInterval": 300}
-
-
-async def until(pred, what, limit_s=15):
-    for _ in range(int(limit_s * 50)):
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
-
-
-class Wallbox:
-    """The firmware with OCPP on a simulated board; ``power_cut()``/``boot()`` restart it
-    from its persisted state, as a reboot would."""
-
-    def __init__(self, url, root):
-        self.url = url
-        self.world = World(root, ev={"target_wh": 100000, "react_ms": 200})
-        self.board = self.world.board
-        self.board.pp.cable_ohms = 220  # a 32 A cable
-        self.app = None
-        self.cp = None
-        self._tasks = []
-        self._world = None
-
-    def boot(self):
-        self.board.power_on()
-        self.board.reboot_requested = False
-        self.app = App(self.board, config.make(CFG))
-        self.cp = chargepoint.attach(self.app, self.url, cfg_overrides=OCPP, timeout_ms=5000)
-        self._tasks = [asyncio.create_task(self.app.run()),
-                       asyncio.create_task(self.cp.run(Backoff(first_ms=100, max_ms=400)))]
-        if self._world is None:
-            self._world = asyncio.create_task(self.world.run())
-
-    async def power_cut(self):
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-        self.board.power_off()
-
-    async def shutdown(self):
-        await self.power_cut()
-        self._world.cancel()
-
-    async def plug(self):
-        # (the session controller begins a session only when authorised after the plug)
-        self.world.ev.plug()
-        await until(lambda: self.app.session.plugged, "plugged")
-
-    async def charging(self):
-        await until(lambda: self.app.charger.state == chg.CHARGING, "charging")
-
-    async def unplug(self):
-        self.world.ev.unplug()
-        await until(lambda: self.app.charger.state == chg.IDLE, "idle")
-
-
-def _run(body):
-    root = tempfile.mkdtemp(prefix="evse-ocpp-")
-    log.set_sink(lambda *a: None)
-
-    async def main():
-        async with Csms(port=0, reject_tags=("BADTAG",)) as cs:
-            wb = Wallbox(cs.url("CP_1"), root)
-            wb.boot()
-            try:
-                await until(lambda: "CP_1" in cs.connected and len(cs.actions("StatusNotification")) >= 2,
-                            "boot and status")
-                return await body(cs, wb)
-            finally:
-                await wb.shutdown()
-    try:
-        return asyncio.run(main())
-    finally:
-        log.set_sink(None)
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def _check_complete(cs, n=1):
-    assert cs.duplicates == [] and cs.unknown == []
-    assert len(cs.transactions) == n
-    for tx, t in cs.transactions.items():
-        assert t["stop"] is not None, tx
-        assert t["stop"]["meter_stop"] >= t["meter_start"]
+from tests.host.ocpp_rig import CFG  # noqa: E402
+from tests.host.ocpp_rig import check_complete as _check_complete  # noqa: E402
+from tests.host.ocpp_rig import run as _run  # noqa: E402
+from tests.host.ocpp_rig import Csms, until  # noqa: E402,F401  (the other modules import them here too)
 
 
 def test_boot_authorize_and_a_charging_session():

@@ -16,10 +16,7 @@ import email.parser
 import http.server
 import io
 import shutil
-import ssl
-import subprocess
 import tarfile
-import tempfile
 import threading
 
 import pytest
@@ -28,16 +25,11 @@ pytest.importorskip("ocpp.routing")
 pytest.importorskip("websockets")
 
 import tools  # noqa: E402,F401
-from boards.sim.board import World  # noqa: E402
-from firmware import config  # noqa: E402
-from firmware.main import App  # noqa: E402
-from firmware.ocpp import chargepoint  # noqa: E402
-from firmware.ocpp.backoff import Backoff  # noqa: E402
-from lib import log  # noqa: E402
+from tests.host.ocpp_rig import pki, server_ctx  # noqa: E402,F401  (pki: a fixture)
 from ocpp.v16 import call  # noqa: E402
-from tools.csms import Csms  # noqa: E402
+from tests.host import ocpp_rig  # noqa: E402
+from tests.host.ocpp_rig import Csms, until  # noqa: E402
 
-CFG = {"auth": "external", "rcd_self_test": False, "checkpoint_s": 1}
 OCPP = {"MeterValueSampleInterval": 1, "HeartbeatInterval": 300}
 IMAGE = b"SIMFW 3.1 (test image)\n" + bytes(range(256)) * 200  # 51 KB
 
@@ -46,14 +38,6 @@ def _in(s):
     """The backend's time ``s`` seconds from now (tools.csms uses the real clock)."""
     t = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=s)
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-async def until(pred, what, limit_s=20):
-    for _ in range(int(limit_s * 50)):
-        if pred():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class FileServer:
@@ -121,64 +105,8 @@ class FileServer:
         self.httpd.server_close()
 
 
-class Wallbox:
-    """The firmware with OCPP on a simulated board; ``restart()`` reboots it from its
-    persisted state."""
-
-    def __init__(self, url, root, ca_der=None):
-        self.url = url
-        self.ca_der = ca_der
-        self.world = World(root, ev={"target_wh": 100000, "react_ms": 200})
-        self.board = self.world.board
-        self.board.pp.cable_ohms = 220
-        self.app = self.cp = None
-        self._tasks = []
-        self._world = None
-
-    def boot(self):
-        self.board.power_on()
-        self.board.reboot_requested = False
-        self.app = App(self.board, config.make(CFG))
-        self.cp = chargepoint.attach(self.app, self.url, cfg_overrides=OCPP, timeout_ms=5000,
-                                     ca_der=self.ca_der)
-        self._tasks = [asyncio.create_task(self.app.run()),
-                       asyncio.create_task(self.cp.run(Backoff(first_ms=100, max_ms=400)))]
-        if self._world is None:
-            self._world = asyncio.create_task(self.world.run())
-
-    async def power_cut(self):
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            try:
-                await t
-            except asyncio.CancelledError:
-                pass
-        self.board.power_off()
-
-    async def shutdown(self):
-        await self.power_cut()
-        self._world.cancel()
-
-
 def _run(body, ca_der=None):
-    root = tempfile.mkdtemp(prefix="evse-fw-")
-    log.set_sink(lambda *a: None)
-
-    async def main():
-        async with Csms(port=0) as cs:
-            wb = Wallbox(cs.url("CP_1"), root, ca_der)
-            wb.boot()
-            try:
-                await until(lambda: len(cs.actions("StatusNotification")) >= 2, "boot")
-                return await body(cs, wb)
-            finally:
-                await wb.shutdown()
-    try:
-        return asyncio.run(main())
-    finally:
-        log.set_sink(None)
-        shutil.rmtree(root, ignore_errors=True)
+    return ocpp_rig.run(body, ocpp=OCPP, ca_der=ca_der)
 
 
 def _statuses(cs, action):
@@ -234,41 +162,9 @@ def test_all_attempts_failing_report_download_failed():
     assert srv.gets == ["/missing.bin"] * 2
 
 
-def _openssl(*args, cwd):
-    subprocess.run(("openssl",) + args, cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """A CA, a server certificate for localhost/127.0.0.1 it signed, and a second CA."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI missing")
-    d = tmp_path_factory.mktemp("pki")
-    for ca in ("ca", "other_ca"):
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2",
-                 "-subj", "/CN=Test %s" % ca, "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-        _openssl("x509", "-in", ca + ".pem", "-outform", "DER", "-out", ca + ".der", cwd=d)
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
-    (d / "ext.cnf").write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                               "extendedKeyUsage=serverAuth\n"
-                               "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
-    return d
-
-
-def _server_ctx(pki):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    return ctx
-
-
 @pytest.mark.parametrize("ca", ["ca", "other_ca"])
 def test_https_download_verified_against_the_configured_ca(pki, ca):
-    with FileServer(_server_ctx(pki)) as srv:
+    with FileServer(server_ctx(pki)) as srv:
         srv.files["/fw.bin"] = IMAGE
 
         async def body(cs, wb):
@@ -276,6 +172,9 @@ def test_https_download_verified_against_the_configured_ca(pki, ca):
                 location=srv.url("/fw.bin"), retrieve_date=_in(-1), retries=0))
             await until(lambda: {"Installing", "DownloadFailed"} & set(
                 _statuses(cs, "FirmwareStatusNotification")), "outcome")
+            if "Installing" in _statuses(cs, "FirmwareStatusNotification"):
+                # Installing is reported before the board's hook runs
+                await until(lambda: getattr(wb.board, "installed", []), "installed")
             return _statuses(cs, "FirmwareStatusNotification"), getattr(wb.board, "installed", [])
         st, installed = _run(body, ca_der=(pki / (ca + ".der")).read_bytes())
     if ca == "ca":
@@ -466,7 +365,7 @@ def test_micropython_wallbox_updates_and_uploads_over_https(tmp_path, pki, ca):
                 raise AssertionError("the MicroPython wallbox did not get there:\n" + text[-3000:])
             text = (await asyncio.wait_for(p.communicate(), 120))[0].decode()
             return text, cs
-    with FileServer(_server_ctx(pki)) as srv:
+    with FileServer(server_ctx(pki)) as srv:
         srv.files["/fw.bin"] = IMAGE
         srv.cuts = 1
         text, cs = asyncio.run(main(srv))

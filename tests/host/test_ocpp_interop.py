@@ -10,9 +10,6 @@ import asyncio
 import base64
 import json
 import os
-import shutil
-import ssl
-import subprocess
 import sys
 
 import pytest
@@ -21,6 +18,7 @@ ocpp_routing = pytest.importorskip("ocpp.routing")
 websockets = pytest.importorskip("websockets")
 
 import tools  # noqa: E402,F401
+from tests.host.ocpp_rig import pki, server_ctx  # noqa: E402,F401  (pki: a fixture)
 from firmware.ocpp import rpc, ws  # noqa: E402
 from ocpp.routing import on  # noqa: E402
 from ocpp.v16 import ChargePoint as _CpBase  # noqa: E402
@@ -285,38 +283,6 @@ def _check_round(out, record):
     assert out["errors_sent"] == 1 and out["dropped"] == 0
 
 
-def _openssl(*args, cwd):
-    subprocess.run(("openssl",) + args, cwd=cwd, check=True, capture_output=True)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    """A CA, a server certificate for localhost/127.0.0.1 it signed, and a second CA."""
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI missing")
-    d = tmp_path_factory.mktemp("pki")
-    for ca in ("ca", "other_ca"):
-        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                 "-nodes", "-keyout", ca + ".key", "-out", ca + ".pem", "-days", "2",
-                 "-subj", "/CN=Test %s" % ca, "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-        _openssl("x509", "-in", ca + ".pem", "-outform", "DER", "-out", ca + ".der", cwd=d)
-    _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost", cwd=d)
-    (d / "ext.cnf").write_text("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
-                               "extendedKeyUsage=serverAuth\n"
-                               "subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
-    return d
-
-
-def _server_ctx(pki):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(str(pki / "server.pem"), str(pki / "server.key"))
-    return ctx
-
-
 def _basic(user, pw):
     return "Basic " + base64.b64encode(("%s:%s" % (user, pw)).encode()).decode()
 
@@ -359,7 +325,7 @@ def test_wss_verified_against_the_configured_ca(tmp_path, pki):
     assert ws.pem_to_der((pki / "ca.pem").read_text()) == ca
 
     async def main():
-        async with CentralSystem(ssl_ctx=_server_ctx(pki), auth=_basic(CP_ID, AUTH_KEY)) as cs:
+        async with CentralSystem(ssl_ctx=server_ctx(pki), auth=_basic(CP_ID, AUTH_KEY)) as cs:
             out = await mod.charge_point(cs.url(), ca=ca, auth=(CP_ID, AUTH_KEY))
             wrong = None
             try:
@@ -427,7 +393,7 @@ def test_client_process_against_the_central_system(tmp_path, pki, runtime, secur
     exe = _exe(runtime)
 
     async def main():
-        ctx = _server_ctx(pki) if secure else None
+        ctx = server_ctx(pki) if secure else None
         async with CentralSystem(ssl_ctx=ctx, auth=_basic(CP_ID, AUTH_KEY)) as cs:
             ca = str(pki / "ca.der") if secure else "-"
             res = await _run_subprocess(exe + [script, cs.url(), ca, CP_ID, AUTH_KEY])
@@ -451,7 +417,7 @@ def test_client_process_refuses_a_server_it_cannot_verify(tmp_path, pki, runtime
     name = "localhost" if case == "other_ca" else "backend.example.com"
 
     async def main():
-        async with CentralSystem(ssl_ctx=_server_ctx(pki)) as cs:
+        async with CentralSystem(ssl_ctx=server_ctx(pki)) as cs:
             res = await _run_subprocess(exe + [script, cs.url(), ca, "-", "-", name])
             return res, cs.record
     (out, text), record = asyncio.run(main())
