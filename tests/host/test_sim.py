@@ -87,7 +87,7 @@ def test_runs_are_repeatable(tmp_path):
                     reason="the MicroPython unix port is installed by make setup")
 def test_micropython_run_of_the_default_scenario(tmp_path):
     out = tmp_path / "mp.json"
-    r = _cli("--scenario", "basic_ac", "--runtime", "micropython", "--heap", "128", "--json", str(out))
+    r = _cli("--scenario", "basic_ac", "--runtime", "micropython", "--heap", "144", "--json", str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "micropython: scenario basic_ac" in r.stdout
     assert json.loads(out.read_text())["passed"] is True

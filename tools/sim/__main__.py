@@ -6,7 +6,7 @@
                             virtual-time ones, and ocpp_session (real time, ~8 s) on
                             CPython; on MicroPython that one only with --ocpp
   --runtime cpython|micropython   where the firmware runs (default: cpython, in-process)
-  --heap KB                 MicroPython heap cap (default 128)
+  --heap KB                 MicroPython heap cap (default 144)
   --json FILE               write the event log of the scenario as JSON
   --plot FILE.png           and draw it (CP state, duty, current, energy, faults)
   --pcap FILE.pcapng        the PLC frames of a scenario that has them (slac*)
@@ -32,7 +32,7 @@ _FLAGS = ("--list-scenarios", "--all", "--quiet", "--verbose", "--ocpp", "-h", "
 
 
 def parse(argv):
-    opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "128", "json": None, "seed": None,
+    opts = {"scenario": "basic_ac", "runtime": RUNTIME, "heap": "144", "json": None, "seed": None,
             "plot": None, "pcap": None, "csms": None, "duration": None, "plug-at": None}
     flags = []
     i = 0
