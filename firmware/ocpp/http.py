@@ -25,7 +25,7 @@ from micropython import const
 
 from lib import log
 from firmware.ocpp import wait
-from firmware.ocpp.wsproto import ConnectionClosed, Reader, TlsError, WsError
+from firmware.ocpp.wsproto import ConnectionClosed, Reader, TlsError, WsError, split_host_port
 from firmware.storage import fs
 
 _TAG = "http"
@@ -100,20 +100,10 @@ def parse_url(url):
         hostport = hostport[k + 1:]
         c = cred.find(":")
         auth = (_unquote(cred), b"") if c < 0 else (_unquote(cred[:c]), _unquote(cred[c + 1:]))
-    if hostport.startswith("["):
-        k = hostport.find("]")
-        if k < 0:
-            raise HttpError("bad IPv6 literal")
-        host, tail = hostport[1:k], hostport[k + 1:]
-    else:
-        k = hostport.rfind(":")
-        host, tail = (hostport, "") if k < 0 else (hostport[:k], hostport[k:])
-    if tail:
-        if not tail.startswith(":") or not tail[1:].isdigit():
-            raise HttpError("bad port in %s" % url[:60])
-        port = int(tail[1:])
-    if not host or not 0 < port < 65536:
-        raise HttpError("bad URL %s" % url[:60])
+    try:
+        host, port = split_host_port(hostport, port)
+    except ValueError as e:
+        raise HttpError("%s in %s" % (e, url[:60]))
     for c in url:  # spaces and controls would end up in the request head
         if c <= " " or c == "\x7f":
             raise HttpError("bad character in URL %r" % url[:60])

@@ -76,6 +76,13 @@ def parse_url(url):
     hostport, path = (rest, "/") if i < 0 else (rest[:i], rest[i:])
     if "@" in hostport:
         raise ValueError("credentials in the URL are not supported")
+    host, port = split_host_port(hostport, port)
+    return secure, host, port, path
+
+
+def split_host_port(hostport, port):
+    """``host``, ``host:port``, ``[v6]`` or ``[v6]:port`` as (host, port); ``port`` is the
+    scheme's default. ValueError when malformed (ws:// and http:// URLs share this)."""
     if hostport.startswith("["):
         j = hostport.find("]")
         if j < 0:
@@ -90,7 +97,7 @@ def parse_url(url):
         port = int(tail[1:])
     if not host or not 0 < port < 65536:
         raise ValueError("bad host or port")
-    return secure, host, port, path
+    return host, port
 
 
 def pem_to_der(pem):

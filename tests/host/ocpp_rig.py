@@ -32,6 +32,18 @@ async def until(pred, what, limit_s=20):
     raise AssertionError("timed out waiting for " + what)
 
 
+async def stop_tasks(tasks):
+    """Cancel the firmware's tasks and wait for their end, bounded: a task that ignores its
+    cancellation fails the test instead of hanging it; one that crashed raises here."""
+    for t in tasks:
+        t.cancel()
+    _done, pending = await asyncio.wait(tasks, timeout=30)
+    assert not pending, "a firmware task ignored its cancellation: %r" % (pending,)
+    for t in tasks:
+        if not t.cancelled() and t.exception() is not None:
+            raise t.exception()
+
+
 class Wallbox:
     """The firmware with OCPP on a simulated board; ``power_cut()``/``boot()`` (or
     ``reboot()``) restart it from its persisted state, as a reboot would. ``ocpp``: the
@@ -61,11 +73,7 @@ class Wallbox:
             self._world = asyncio.create_task(self.world.run())
 
     async def power_cut(self):
-        for t in self._tasks:
-            t.cancel()
-        # bounded: a firmware task that ignores its cancellation fails the test, not hangs it
-        _done, pending = await asyncio.wait(self._tasks, timeout=30)
-        assert not pending, "a firmware task ignored its cancellation: %r" % (pending,)
+        await stop_tasks(self._tasks)
         self.board.power_off()
 
     async def reboot(self):

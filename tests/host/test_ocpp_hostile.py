@@ -41,6 +41,7 @@ from firmware.session.record import SessionRecord  # noqa: E402
 from firmware.storage import kv  # noqa: E402
 from lib import log  # noqa: E402
 from tests.common.test_ocpp_loopback import Server, frame  # noqa: E402
+from tests.host.ocpp_rig import stop_tasks  # noqa: E402
 from tests.host.test_ocpp_fuzz import _frames as _rpc_garbage  # noqa: E402
 from tests.host.test_ocpp_fuzz import _json  # noqa: E402
 from tools.sim import vtime  # noqa: E402
@@ -217,14 +218,7 @@ class Box:
             self._world = asyncio.create_task(self.world.run())
 
     async def power_cut(self):
-        for t in self._tasks:
-            t.cancel()
-        # bounded: a firmware task that ignores its cancellation fails the test, not hangs it
-        _done, pending = await asyncio.wait(self._tasks, timeout=30)
-        assert not pending, "a firmware task ignored its cancellation: %r" % (pending,)
-        for t in self._tasks:
-            if not t.cancelled() and t.exception() is not None:
-                raise t.exception()
+        await stop_tasks(self._tasks)
         self.board.power_off()
 
     async def shutdown(self):

@@ -36,23 +36,13 @@ HEX_KEY = "00112233445566778899aabbccddeeff00ff7f80"  # 40 hex digits: sent as 2
 
 @pytest.fixture(autouse=True, scope="module")
 def strict_formats():
-    """The library validates with Draft4 but checks no "format": add date-time checks
-    for this module's central systems (and put the library back afterwards)."""
-    import ocpp.messages as om
-    from jsonschema import Draft4Validator, FormatChecker
+    """Date-time format checks for this module's central systems (tools.csms's), and the
+    library put back afterwards."""
+    from tools.csms import strict_formats as strict
 
-    plain, cache = om.get_validator, {}
-    checker = FormatChecker(formats=["date-time"])
-
-    def strict(*args, **kwargs):
-        v = plain(*args, **kwargs)
-        if id(v) not in cache:
-            cache[id(v)] = Draft4Validator(v.schema, format_checker=checker)
-        return cache[id(v)]
-
-    om.get_validator = strict
+    undo = strict()
     yield
-    om.get_validator = plain
+    undo()
 
 
 def _now():
