@@ -130,9 +130,9 @@ class ChargePoint:
         """Keep the backend connection and run every OCPP task (until cancelled)."""
         if self._connect is None:
             self._websocket()
-        tasks = [asyncio.create_task(f()) for f in (
-            self.boot.heartbeat, self.status.run, self.tx.sampler, self._deliver,
-            self.smart.run, self.reserve.run, self.fw.run)]
+        tasks = [asyncio.create_task(c) for c in (
+            self.boot.heartbeat(), self.status.run(), self.sampling.run(), deliver.run(self),
+            self.smart.run(), self.reserve.run(), self.fw.run())]
         try:
             await self._link(self._connect or self._ws_connect, backoff or Backoff())
         finally:
@@ -162,9 +162,6 @@ class ChargePoint:
             finally:
                 await conn.close()
             await clock.sleep_ms(backoff.next_ms())
-
-    async def _deliver(self):
-        await deliver.run(self)
 
     async def data_transfer(self, vendor_id, message_id=None, data=None):
         """DataTransfer to the backend: its (status, data)."""

@@ -95,10 +95,6 @@ class Transactions:
                           True)
             log.warn(_TAG, "transaction of session %d closed at boot", sid)
 
-    async def sampler(self):
-        """The meter-value task (``sampling``: sampled and clock-aligned)."""
-        await self.cp.sampling.run()
-
     # ---- authorisation ----------------------------------------------------------------
 
     async def authorize(self, id_tag):
