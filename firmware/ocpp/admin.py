@@ -64,18 +64,26 @@ class _Admin:
             cp = self.cp
             self.resets.append(kind)
             cur = cp.session.current
+            t0 = clock.ticks_ms()
+
+            def waiting(cond):
+                return cond() and clock.ticks_diff(clock.ticks_ms(), t0) < _RESET_WAIT_MS
             if cur is not None:
-                # End the transaction now with the reset's reason; the session log closes
-                # the session at boot, and its StopTransaction is not sent twice.
+                # The transaction ends the usual way (the charger stops, the session ends
+                # with the reset's reason, its StopTransaction carries the reading then).
                 reason = kind + "Reset"
                 cp.session.request_stop(reason)
-                cp.app.board.meter.update()
-                cp.tx.stopped_local = cur.sid
-                cp.tx.stop(cur.sid, cp.app.board.meter.energy_wh, cp.now(), reason, cur.id_tag)
-                t0 = clock.ticks_ms()
-                while (cp.app.charger.closed or len(cp.txq)) and \
-                        clock.ticks_diff(clock.ticks_ms(), t0) < _RESET_WAIT_MS:
+                while waiting(lambda: cp.session.current is cur):
                     await clock.sleep_ms(100)
+                if cp.session.current is cur:
+                    # The charger could not stop in time (a fault holds it): end the
+                    # transaction here; the session log closes the session at boot and
+                    # its StopTransaction is not sent twice.
+                    cp.app.board.meter.update()
+                    cp.tx.stopped_local = cur.sid
+                    cp.tx.stop(cur.sid, cp.app.board.meter.energy_wh, cp.now(), reason, cur.id_tag)
+            while waiting(lambda: cp.app.charger.closed or len(cp.txq)):
+                await clock.sleep_ms(100)
             log.warn(_TAG, "%s reset", kind)
             cp.reset_hook(kind)
         return {"status": "Accepted"}, go

@@ -44,6 +44,8 @@ if FITS:
             await rig.cp.tx.authorize("TAG1")
             await rig.until(lambda: rig.csms.actions("StartTransaction"), "start")
             r = await rig.call("Reset", {"type": "Hard"})
+            await rig.until(lambda: rig.app.session.stop_requested(), "stop requested")
+            rig.app.charger.enter(chg.FINISHED)  # (the fake charger) stopped: the session ends
             await rig.until(lambda: rig.resets, "reset hook")
             bad = await rig.call("Reset", {"type": "Warm"})
             return r[2], bad, rig.resets, rig.csms.actions("StopTransaction")
