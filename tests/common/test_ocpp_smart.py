@@ -324,3 +324,20 @@ if FITS:
                 f.write(b'{"p": [{"id": 1}, 5, {"id": 2, "pe": []}]}')
             fs.remove_if_exists(path + ".bak")
             assert loaded(sb.dir) == []
+
+    def test_a_clock_sync_moves_the_limit_to_the_backends_period_at_once():
+        # The backend's clock jumps an hour ahead (a Heartbeat answer): an absolute profile
+        # whose second period starts then applies now, not at the task's next check.
+        async def body(rig):
+            await ready(rig)
+            s = rig.app.session
+            p = profile(1, periods=((0, 10), (3600, 16)), start=T_NOW - 60)
+            assert await set_p(rig, 0, p) == "Accepted"
+            await rig.until(lambda: s.limit_da() == 100, "first period")
+            later = timefmt.iso(T_NOW + 3600)
+            rig.csms.answers["Heartbeat"] = {"currentTime": later}
+            r = await rig.call("TriggerMessage", {"requestedMessage": "Heartbeat"})
+            assert r[2] == {"status": "Accepted"}
+            await rig.until(lambda: s.limit_da() == 160, "second period after the sync")
+        with Sandbox("ocpp") as sb:
+            run_rig(body, sb.dir)
